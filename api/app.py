@@ -1,0 +1,44 @@
+"""FastAPI app factory: the lifespan builds (or receives) the Studio from the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.middleware import RequestContextMiddleware
+from api.routes import audit, decisions, health, streams
+from studio import __version__
+from studio.bootstrap import Studio, build_studio, start, stop
+from studio.metrics import Metrics
+from studio.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, studio: Studio | None = None) -> FastAPI:
+    settings = settings or (studio.settings if studio else get_settings())
+    built = studio
+    metrics = studio.metrics if studio else Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal built
+        if built is None:
+            built = build_studio(settings, metrics=metrics)
+        app.state.studio = built
+        await start(built)
+        try:
+            yield
+        finally:
+            await stop(built)
+
+    app = FastAPI(title="Gateway ML Studio", version=__version__, lifespan=lifespan,
+                  description="LLM-supervised decision service: models as tools, a contextual-bandit router and a "
+                              "deterministic governor with the last word. Every answer is audited before it is sent.")
+    install_error_handlers(app)
+    for r in (decisions.router, streams.router, audit.router, health.router):
+        app.include_router(r)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,54 @@
+"""POST /v1/decisions, POST /v1/decisions:batch, GET /v1/decisions/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import RequestIdDep, StudioDep
+from api.responses import FastJSONResponse
+from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
+from graph.events import Event
+from store.decisions import get_decision
+from studio.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+
+def to_event(e: EventIn, request_id: str, index: int) -> Event:
+    return Event(profile=e.profile, stream=e.stream, ts=e.timestamp.timestamp() if e.timestamp else None,
+                 value=float(e.value) if e.value is not None else None,
+                 features={k: (float(v) if v is not None else None) for k, v in e.features.items()},
+                 context=dict(e.context), request_id=request_id, index=index)
+
+
+def public(d: dict[str, Any]) -> dict[str, Any]:
+    keep = ("id", "created_at", "profile", "stream", "label", "severity", "score", "action", "disagreement",
+            "models", "router", "rules", "signals", "governor", "model_versions", "explanation", "inputs")
+    return {k: d[k] for k in keep}
+
+
+@router.post("/decisions", response_model=DecisionOut, response_class=FastJSONResponse,
+             summary="Decide one event (answered after the decision and its audit events committed)")
+async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep) -> Any:
+    assert studio.runner is not None
+    [d] = await studio.runner.decide([to_event(event, request_id, 0)])
+    return FastJSONResponse(public(d))
+
+
+@router.post("/decisions:batch", response_model=BatchOut, response_class=FastJSONResponse,
+             summary="Decide up to 1,000 events in order (one transaction per micro-batch)")
+async def decide_batch(body: BatchIn, studio: StudioDep, request_id: RequestIdDep) -> Any:
+    assert studio.runner is not None
+    decisions = await studio.runner.decide([to_event(e, request_id, i) for i, e in enumerate(body.events)])
+    return FastJSONResponse({"decisions": [public(d) for d in decisions], "count": len(decisions)})
+
+
+@router.get("/decisions/{decision_id}", response_model=DecisionOut, response_class=FastJSONResponse,
+            summary="A stored decision")
+async def read_decision(decision_id: str, studio: StudioDep) -> Any:
+    d = get_decision(studio.engine, decision_id)
+    if d is None:
+        raise NotFound(f"no decision {decision_id!r}")
+    return FastJSONResponse(public(d))

@@ -1,0 +1,1 @@
+"""LangGraph state machines: decisions, explanations, alert review and incident chat."""

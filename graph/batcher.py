@@ -1,0 +1,109 @@
+"""Micro-batcher: coalesces concurrent requests so the graph, the models and the transaction run once per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Unit:
+    items: list[Any]
+    future: asyncio.Future[list[Any]]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class MicroBatcher:
+    """One worker per batcher takes requests in arrival order (so each stream's order holds) and runs them
+    together: up to `max_size` items, waiting at most `max_wait_s` for more after the first arrives.
+    A request is never split; one larger than max_size runs alone."""
+
+    def __init__(self, run: Callable[[list[Any]], Awaitable[list[Any]]], *, max_size: int, max_wait_s: float,
+                 name: str = "batcher", on_batch: Callable[[int, float], None] | None = None) -> None:
+        self._run = run
+        self.max_size = max_size
+        self.max_wait_s = max_wait_s
+        self.name = name
+        self._queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._on_batch = on_batch
+        self.batches = 0
+        self.items = 0
+        self._carry: _Unit | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._worker(), name=f"microbatch-{self.name}")
+
+    async def stop(self) -> None:
+        """Finish what was accepted, then stop."""
+        if self._task is not None:
+            await self._queue.put(None)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, items: list[Any]) -> list[Any]:
+        if self._task is None:
+            raise RuntimeError(f"{self.name} is not running")
+        fut: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Unit(items, fut))
+        return await fut
+
+    async def _collect(self, first: _Unit) -> tuple[list[_Unit], bool]:
+        units, size, stop = [first], len(first.items), False
+        deadline = time.perf_counter() + self.max_wait_s
+        while size < self.max_size:
+            try:
+                unit = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    unit = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if unit is None:
+                stop = True
+                break
+            if size + len(unit.items) > self.max_size:
+                self._carry = unit  # starts the next batch, so arrival order holds
+                break
+            units.append(unit)
+            size += len(unit.items)
+        return units, stop
+
+    async def _worker(self) -> None:
+        stop = False
+        while not stop:
+            first, self._carry = (self._carry, None) if self._carry else (await self._queue.get(), None)
+            if first is None:
+                break
+            units, stop = await self._collect(first)
+            items = [it for u in units for it in u.items]
+            started = time.perf_counter()
+            try:
+                results = await self._run(items)
+            except Exception as exc:  # the whole batch failed (e.g. the database): every caller hears why
+                log.exception("%s: batch of %d failed", self.name, len(items))
+                for u in units:
+                    if not u.future.done():
+                        u.future.set_exception(exc)
+                continue
+            self.batches += 1
+            self.items += len(items)
+            if self._on_batch:
+                self._on_batch(len(items), time.perf_counter() - started)
+            offset = 0
+            for u in units:
+                if not u.future.done():
+                    u.future.set_result(results[offset : offset + len(u.items)])
+                offset += len(u.items)

@@ -1,0 +1,52 @@
+"""Runtime context of the decision graph: the profile's live models, streams, router, tools and stores."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graph.streams import StreamManager
+from models.bundle import ModelBundle
+from models.router import RouterState
+from policies.rules import RulePack
+from studio.profiles import Profile
+
+
+@dataclass
+class RouterRuntime:
+    """The router's state plus the random source and lock that go with it."""
+
+    state: RouterState
+    version: str
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng())
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class ProfileRuntime:
+    """Everything live for one profile. `bundle` is swapped whole on reload; a batch keeps the one it started with."""
+
+    profile: Profile
+    pack: RulePack
+    bundle: ModelBundle
+    router: RouterRuntime
+    streams: StreamManager | None
+    tools: Any = None  # tools.registry.ProfileTools
+
+
+@dataclass
+class DecisionContext:
+    """What graph nodes get through `runtime.context`."""
+
+    runtime: ProfileRuntime
+    lookups: Any  # store.lookups.Lookups (read-only watchlists and baselines) or None
+    writer: Any  # store.decisions.DecisionWriter, or None to decide without persisting (replay)
+    executor: Executor | None
+    tool_timeout_s: float
+    metrics: Any = None
+    actor: str = "api"
+    explore: bool = True  # replay turns exploration off so a replay is reproducible

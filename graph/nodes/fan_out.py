@@ -1,0 +1,56 @@
+"""fan_out: every model of the profile and the SLM chain, concurrently, each under a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.context import DecisionContext
+from graph.state import DecisionState, ToolResult
+from tools.models import run_model
+from tools.slm import run_slms
+
+
+async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    rt = ctx.runtime
+    bundle, batch, events = state["bundle"], state["batch"], state["events"]
+    loop = asyncio.get_running_loop()
+
+    async def one(name: str, model: Any) -> ToolResult:
+        start = time.perf_counter()
+        version = bundle.version_of(name)
+        try:
+            if ctx.executor is None:
+                return run_model(model, version, batch)
+            fut = loop.run_in_executor(ctx.executor, run_model, model, version, batch)
+            return await asyncio.wait_for(fut, ctx.tool_timeout_s)
+        except TimeoutError:
+            return ToolResult(name, version, model.family, "timeout",
+                              error=f"no answer within {ctx.tool_timeout_s * 1000:.0f} ms",
+                              latency_ms=(time.perf_counter() - start) * 1000)
+        except Exception as exc:  # a failing model is reported, never fails the decision
+            return ToolResult(name, version, model.family, "failed", error=f"{type(exc).__name__}: {exc}",
+                              latency_ms=(time.perf_counter() - start) * 1000)
+
+    slm_task = (loop.run_in_executor(ctx.executor, run_slms, rt, events, batch, ctx.lookups) if ctx.executor
+                else _inline(run_slms, rt, events, batch, ctx.lookups))
+    results = await asyncio.gather(*(one(n, m) for n, m in bundle.models.items()), slm_task)
+    outputs: dict[str, ToolResult] = {r.name: r for r in results[:-1]}
+    for name, reason in bundle.failures.items():
+        if name in rt.profile.models.all() and name not in outputs:
+            outputs[name] = ToolResult(name, None, "unknown", "failed", error=f"not loaded: {reason}")
+    for res in outputs.values():
+        if res.status == "ok" and res.scores is not None and res.scores.new_states:
+            for stream, model_state in res.scores.new_states.items():
+                batch.states[stream].model_state[res.name] = model_state
+        if ctx.metrics is not None:
+            ctx.metrics.model_latency(rt.profile.name, res.name, res.status, res.latency_ms)
+    return {"outputs": outputs, "slm": results[-1]}
+
+
+async def _inline(fn: Any, *args: Any) -> Any:
+    return fn(*args)

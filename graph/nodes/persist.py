@@ -1,0 +1,69 @@
+"""persist: decisions, their audit events and the touched stream states, in ONE transaction per batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.context import DecisionContext
+from graph.narrator import NOTICE, PROVIDER, narrate
+from graph.state import DecisionState, ToolResult
+from store.ids import new_id, now_iso
+
+
+def model_entry(r: ToolResult, i: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": r.name, "family": r.family, "version": r.version, "status": r.status,
+                             "latency_ms": round(r.latency_ms, 3)}
+    if r.status == "ok" and r.scores is not None and not r.scores.ready[i]:
+        entry.update({"status": "warming_up", "score": None, "raw": None, "ready": False})
+    elif r.status == "ok" and r.scores is not None:
+        entry.update({"score": round(float(r.scores.score[i]), 6), "raw": round(float(r.scores.raw[i]), 6),
+                      "ready": True})
+        if r.scores.extras and r.scores.extras[i]:
+            entry["detail"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in r.scores.extras[i].items()}
+    else:
+        entry.update({"score": None, "raw": None, "ready": False, "error": r.error})
+    return entry
+
+
+def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
+    events, outputs, routes = state["events"], state["outputs"], state["routes"]
+    combined, rulings, slm, bundle = state["combined"], state["rulings"], state["slm"], state["bundle"]
+    created = now_iso()
+    out = []
+    for i, ev in enumerate(events):
+        ruling = rulings[i]
+        d = {
+            "id": new_id("dec"), "created_at": created, "profile": rt.profile.name, "stream": ev.stream,
+            "event_ts": ev.ts, "request_id": ev.request_id, "batch_id": state["batch_id"],
+            "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
+            "action": ruling.action, "disagreement": combined[i]["disagreement"], "inputs": ev.inputs_json(),
+            "models": [model_entry(r, i) for r in outputs.values()],
+            "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"]},
+            "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
+            "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,
+            "governor": ruling.to_json(), "model_versions": dict(bundle.versions),
+        }
+        d["explanation"] = {"status": "template", "provider": PROVIDER, "text": narrate(d), "notice": NOTICE,
+                            "href": f"/v1/decisions/{d['id']}/explanation"}
+        out.append(d)
+    return out
+
+
+async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    rt = ctx.runtime
+    decisions = build_decisions(state, rt)
+    touched = state.get("touched") or {}
+    if ctx.writer is not None:
+        items = rt.streams.dirty_rows(touched) if rt.streams is not None else []
+        await asyncio.to_thread(ctx.writer.write_batch, rt.profile.name, decisions, items, ctx.actor)
+    if rt.streams is not None:
+        rt.streams.mark_clean(touched)
+        rt.streams.after_batch(touched, state["bundle"])
+    if ctx.metrics is not None:
+        for d in decisions:
+            ctx.metrics.decision(rt.profile.name, d["action"])
+    return {"decisions": decisions}

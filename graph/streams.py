@@ -1,0 +1,115 @@
+"""Stream states of one profile: loaded on first use, fitted at the end of warm-up and refitted on schedule
+or drift (in the background when serving, inline when replaying), and persisted with each batch."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import numpy as np
+
+from models.bundle import ModelBundle
+from models.stream_fit import advance_states, fit_stream
+from models.stream_state import StreamFit, StreamState
+from store.streams import StreamRepository
+from studio.profiles import Profile
+
+log = logging.getLogger(__name__)
+DRIFT_Z = 3.0
+
+
+class StreamManager:
+    def __init__(self, profile: Profile, repo: StreamRepository | None, *, refit_every: int,
+                 executor: Executor | None = None, warmup: int | None = None) -> None:
+        assert profile.features is not None
+        self.profile = profile
+        self.spec = profile.features
+        self.repo = repo
+        self.refit_every = refit_every
+        self.executor = executor  # None: fit inline (replay, tests)
+        self.warmup = warmup or self.spec.warmup_points
+        self.states: dict[str, StreamState] = {}
+        self._pending: dict[str, Future[Any]] = {}
+
+    # -- access ---------------------------------------------------------------------------------------
+    def get_many(self, streams: list[str]) -> dict[str, StreamState]:
+        missing = [s for s in dict.fromkeys(streams) if s not in self.states]
+        if missing and self.repo is not None:
+            for stream, (data, fit) in self.repo.load_many(self.profile.name, missing).items():
+                self.states[stream] = StreamState.from_json(self.profile.name, stream, self.spec, data, fit)
+        for s in missing:
+            if s not in self.states:
+                self.states[s] = StreamState(self.profile.name, s, self.spec)
+        for s in streams:
+            self.states[s].min_keep = self.warmup + 1
+        return {s: self.states[s] for s in streams}
+
+    def peek(self, stream: str) -> StreamState | None:
+        return self.get_many([stream])[stream] if stream else None
+
+    # -- fitting --------------------------------------------------------------------------------------
+    def due(self, st: StreamState) -> str | None:
+        if st.fit_requested:
+            return None
+        if st.fit is None:
+            return "warm-up complete" if st.n_seen >= self.warmup else None
+        if self.refit_every and st.since_fit >= self.refit_every:
+            return "scheduled refit"
+        if self.spec.normalize != "peg" and st.since_fit >= 4 * self.spec.window:
+            recent = (st.values[-4 * self.spec.window :] - st.fit.mu) / st.fit.sd
+            if abs(float(np.mean(recent))) > DRIFT_Z:
+                return "drift"
+        return None
+
+    def after_batch(self, touched: dict[str, StreamState], bundle: ModelBundle) -> None:
+        """Start (or, inline, run) the fits that became due with this batch."""
+        for stream, st in touched.items():
+            reason = self.due(st)
+            if reason is None:
+                continue
+            n = min(st.values.size, max(self.warmup, self.spec.history))
+            ts, values = st.ts[-n:].copy(), st.values[-n:].copy()
+            version = (st.fit.version + 1) if st.fit else 1
+            st.fit_requested = True
+            log.info("fitting stream %s/%s on %d points (%s)", self.profile.name, stream, n, reason)
+            args = (self.profile, bundle, ts, values)
+            kwargs = {"n_at_fit": st.n_seen, "version": version}
+            if self.executor is None:
+                fit, states = fit_stream(*args, **kwargs)
+                st.set_fit(fit, states)
+            else:
+                self._pending[stream] = self.executor.submit(fit_stream, *args, **kwargs)
+
+    def apply_pending(self, bundle: ModelBundle) -> None:
+        """Install finished background fits, catching each model state up with points seen meanwhile."""
+        for stream, fut in list(self._pending.items()):
+            if not fut.done():
+                continue
+            del self._pending[stream]
+            st = self.states[stream]
+            try:
+                fit, states = fut.result()
+            except Exception:  # a failed fit leaves the stream on its previous fit; retried later
+                log.exception("stream fit failed for %s/%s", self.profile.name, stream)
+                st.fit_requested = False
+                continue
+            behind = st.n_seen - fit.n_at_fit
+            if behind > 0:
+                states = advance_states(bundle, fit, states, st.ts[-behind:], st.values[-behind:])
+            st.set_fit(fit, states)
+
+    def wait_pending(self, bundle: ModelBundle) -> None:
+        for fut in list(self._pending.values()):
+            fut.result()
+        self.apply_pending(bundle)
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def dirty_rows(self, touched: dict[str, StreamState]) -> list[tuple[StreamState, dict[str, Any], StreamFit | None]]:
+        return [(st, st.to_json(), st.fit if st.fit_dirty else None) for st in touched.values() if st.dirty]
+
+    @staticmethod
+    def mark_clean(touched: dict[str, StreamState]) -> None:
+        for st in touched.values():
+            st.dirty = False
+            st.fit_dirty = False

@@ -1,0 +1,1 @@
+"""Learned components: classifiers, detectors, forecasters, meta-classifier, router, registry."""

@@ -1,0 +1,1 @@
+"""Anomaly detectors: Isolation Forest, LOF, One-Class SVM, CUSUM, LSTM autoencoder."""

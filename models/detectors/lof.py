@@ -1,0 +1,21 @@
+"""Local Outlier Factor in novelty mode (scikit-learn), on standardized features."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from models.detectors.sklearn_base import SklearnDetector
+
+
+class LocalOutlierFactorModel(SklearnDetector):
+    name: ClassVar[str] = "lof"
+    max_fit_rows: ClassVar[int] = 5000
+
+    def _build(self) -> Any:
+        from sklearn.neighbors import LocalOutlierFactor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(
+            StandardScaler(), LocalOutlierFactor(n_neighbors=int(self.params.get("n_neighbors", 20)), novelty=True)
+        )

@@ -1,0 +1,1 @@
+"""Forecasters: ARIMA and ETS (statsmodels), Prophet, LSTM (torch)."""

@@ -1,0 +1,82 @@
+"""Tree ensembles compiled to flat arrays and evaluated for all trees at once with numpy.
+
+scikit-learn walks its trees one by one (about 10 ms for one row through 100 trees here); walking all trees
+together costs a fraction of a millisecond and reaches exactly the same leaves (tests compare both)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+class CompiledForest:
+    def __init__(self, estimators: Sequence[Any], leaf_values: Sequence[np.ndarray],
+                 features: Sequence[np.ndarray] | None = None) -> None:
+        feats, thr, left, right, vals, roots = [], [], [], [], [], []
+        offset, depth = 0, 0
+        for t, est in enumerate(estimators):
+            tree = est.tree_
+            n = tree.node_count
+            is_leaf = tree.children_left == -1
+            local_feat = np.where(is_leaf, 0, tree.feature)
+            gfeat = features[t][local_feat] if features is not None else local_feat
+            feats.append(np.where(is_leaf, 0, gfeat))
+            thr.append(np.where(is_leaf, np.inf, tree.threshold))
+            idx = np.arange(n) + offset
+            left.append(np.where(is_leaf, idx, tree.children_left + offset))
+            right.append(np.where(is_leaf, idx, tree.children_right + offset))
+            vals.append(np.asarray(leaf_values[t], dtype=float).reshape(n, -1))
+            roots.append(offset)
+            offset += n
+            depth = max(depth, int(tree.max_depth))
+        self.feature = np.concatenate(feats).astype(np.intp)
+        self.threshold = np.concatenate(thr).astype(float)
+        self.left = np.concatenate(left).astype(np.intp)
+        self.right = np.concatenate(right).astype(np.intp)
+        self.values = np.concatenate(vals)
+        self.roots = np.asarray(roots, dtype=np.intp)
+        self.depth = depth
+
+    def leaves(self, X: np.ndarray) -> np.ndarray:
+        """Global leaf index per (row, tree). Features are compared as float32, as scikit-learn's trees do."""
+        Xf = np.asarray(X, dtype=np.float32).astype(float)
+        rows = np.arange(Xf.shape[0])[:, None]
+        nodes = np.broadcast_to(self.roots, (Xf.shape[0], self.roots.size)).copy()
+        for _ in range(self.depth):
+            go_left = Xf[rows, self.feature[nodes]] <= self.threshold[nodes]
+            nodes = np.where(go_left, self.left[nodes], self.right[nodes])
+        return nodes
+
+    def mean(self, X: np.ndarray) -> np.ndarray:
+        return self.values[self.leaves(X)].mean(axis=1)
+
+    def sum(self, X: np.ndarray) -> np.ndarray:
+        return self.values[self.leaves(X)].sum(axis=1)
+
+
+def compile_random_forest(rf: Any) -> CompiledForest:
+    """Leaf value = the tree's class distribution at the leaf (so mean over trees = predict_proba)."""
+    vals = []
+    for est in rf.estimators_:
+        v = est.tree_.value[:, 0, :]
+        vals.append(v / np.maximum(v.sum(axis=1, keepdims=True), 1e-300))
+    return CompiledForest(rf.estimators_, vals)
+
+
+def compile_isolation_forest(iso: Any) -> tuple[CompiledForest, float]:
+    """Leaf value = path length to the leaf + average path length of its samples - 1; returns the normaliser."""
+    from sklearn.ensemble._iforest import _average_path_length
+
+    vals = [np.asarray(d, dtype=float) + np.asarray(a, dtype=float) - 1.0
+            for d, a in zip(iso._decision_path_lengths, iso._average_path_length_per_tree, strict=True)]
+    forest = CompiledForest(iso.estimators_, vals, [np.asarray(f) for f in iso.estimators_features_])
+    denominator = len(iso.estimators_) * float(_average_path_length([iso._max_samples])[0])
+    return forest, denominator
+
+
+def isolation_score_samples(forest: CompiledForest, denominator: float, X: np.ndarray) -> np.ndarray:
+    """Same as IsolationForest.score_samples: -(2 ** (-sum of path lengths / denominator))."""
+    depths = forest.sum(X).ravel()
+    return -(2.0 ** (-depths / denominator)) if denominator else -np.ones_like(depths)

@@ -1,0 +1,181 @@
+"""Train a profile end to end: every model of its lineup, the meta-classifier, metrics, registry versions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import ScoringBatch, TrainingSet, classification_metrics
+from models.catalog import create
+from models.datasets import ProfileData, build_profile_data
+from models.pipeline import FeaturePipeline
+from models.registry import ModelRegistry
+from models.sequential import SequentialModel
+from policies.rules import RulePack
+from policies.slm.math import meta_math_names, tabular_math
+from studio.profiles import Profile
+
+
+@dataclass
+class TrainReport:
+    profile: str
+    versions: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+    rows: int = 0
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, leave=True, dynamic_ncols=True)
+
+
+def train_profile(
+    profile: Profile, pack: RulePack, *, data_dir: Path, registry: ModelRegistry, actor: str = "cli",
+    input_csv: Path | None = None, progress: bool = True, activate: bool = True,
+) -> TrainReport:
+    """Fit every model, record metrics, publish versions and (by default) activate them."""
+    import torch
+
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    data = build_profile_data(profile, data_dir, input_csv)
+    names = profile.models.all()
+    steps = len(names) + (1 if profile.models.meta else 0) + 1
+    fitted: dict[str, Any] = {}
+    report = TrainReport(profile=profile.name, rows=data.n_rows)
+    with _progress(steps, f"train {profile.name}", progress) as bar:
+        for name in names:
+            bar.set_postfix_str(name)
+            model = create(name, profile.models.params.get(name)).fit(data.train)
+            fitted[name] = model
+            report.metrics[name] = model_metrics(model, data.train)
+            bar.update()
+        meta_inputs: list[str] = []
+        if profile.models.meta:
+            bar.set_postfix_str(profile.models.meta)
+            meta_model, meta_metrics, meta_inputs = fit_meta(profile, pack, data, fitted)
+            fitted[meta_model.name] = meta_model
+            report.metrics[meta_model.name] = meta_metrics
+            bar.update()
+        pipeline = FeaturePipeline(list(data.train.feature_names), data.medians, meta_inputs, names)
+        fitted[pipeline.name] = pipeline
+        report.metrics[pipeline.name] = {"rows": data.n_rows}
+        bar.set_postfix_str("publish")
+        for name, model in fitted.items():
+            version = registry.publish(profile.name, model, data_sha256=data.data_hash,
+                                       metrics=report.metrics[name], actor=actor)
+            report.versions[name] = version
+            if activate:
+                registry.activate(profile.name, name, version, actor=actor, reason="trained")
+        bar.update()
+    report.seconds = round(time.perf_counter() - start, 2)
+    return report
+
+
+def model_metrics(model: Any, train: TrainingSet) -> dict[str, Any]:
+    """Classifier: validation AUC / PR-AUC. Forecaster: MASE. Detector: score distribution (and AUC if labelled)."""
+    metrics: dict[str, Any] = dict(getattr(model, "metrics_", {}) or {})
+    if isinstance(model, SequentialModel):
+        per = getattr(model, "series_metrics_", {})
+        metrics["per_stream"] = {s: {k: round(v, 4) for k, v in m.items()} for s, m in per.items()}
+        if per and all("mase" in m for m in per.values()):
+            metrics["mase_median"] = round(float(np.median([m["mase"] for m in per.values()])), 4)
+        raw = np.concatenate(list(getattr(model, "train_raw_", {}).values()) or [np.zeros(1)])
+        metrics["score_quantiles"] = _quantiles(model.calibrator_.transform(raw))
+        return metrics
+    if model.family == "detector" or model.name == "lstm_forecaster":
+        _, val = train.split()
+        scores = model.score(ScoringBatch(X=train.X[val], feature_names=train.feature_names,
+                                          windows=None if train.windows is None else train.windows[val])).score
+        metrics["score_quantiles"] = _quantiles(scores)
+        if train.y is not None and len(np.unique(train.y[val])) == 2:
+            metrics["validation_auc_vs_label"] = classification_metrics(train.y[val], scores)["auc"]
+    return metrics
+
+
+def _quantiles(x: np.ndarray) -> dict[str, float]:
+    return {name: round(float(np.quantile(x, q)), 4)
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999))}
+
+
+def base_inputs(fitted: dict[str, Any], names: list[str], train: TrainingSet) -> np.ndarray:
+    """Meta inputs of the unsupervised models for every training row (NaN where a model could not answer)."""
+    cols = []
+    batch = ScoringBatch(X=train.X, feature_names=train.feature_names, windows=train.windows)
+    for name in names:
+        model = fitted[name]
+        if isinstance(model, SequentialModel):
+            col = np.full(train.X.shape[0], np.nan)
+            assert train.row_stream is not None and train.row_pos is not None
+            for sidx, series in enumerate(train.series):
+                raw = getattr(model, "train_raw_", {}).get(series.name)
+                if raw is None:
+                    continue
+                rows = np.where(train.row_stream == sidx)[0]
+                pos = train.row_pos[rows] - series.warmup
+                ok = pos >= 0
+                col[rows[ok]] = model.calibrator_.transform(raw[pos[ok]])
+            cols.append(col)
+        else:
+            cols.append(model.score(batch).score)
+    return np.column_stack(cols) if cols else np.zeros((train.X.shape[0], 0))
+
+
+def math_inputs(profile: Profile, pack: RulePack, data: ProfileData) -> np.ndarray:
+    train = data.train
+    names = meta_math_names(profile, pack)
+    if not profile.is_stream:
+        rows = [dict(zip(train.feature_names, r, strict=True)) for r in train.X.tolist()]
+        q = tabular_math(pack, rows)
+        return np.array([[d[n] for n in names] for d in q], dtype=float).reshape(len(rows), len(names))
+    assert profile.features is not None and train.row_stream is not None and train.row_pos is not None
+    out = np.zeros((train.X.shape[0], len(names)))
+    for sidx, series in enumerate(train.series):
+        rows = np.where(train.row_stream == sidx)[0]
+        pos = train.row_pos[rows]
+        v, prev = series.values[pos], series.values[np.maximum(pos - 1, 0)]
+        cols = {"abs_deviation": np.abs(v - profile.features.peg),
+                "rate_of_change": np.where(prev != 0, v / np.where(prev != 0, prev, 1.0) - 1.0, 0.0)}
+        out[rows] = np.column_stack([cols[n] for n in names])
+    return out
+
+
+def fit_meta(
+    profile: Profile, pack: RulePack, data: ProfileData, fitted: dict[str, Any], folds: int = 5
+) -> tuple[Any, dict[str, Any], list[str]]:
+    """Stack: out-of-fold classifier probabilities + detector/forecaster scores + math signals -> XGBoost."""
+    train = data.train
+    assert train.y is not None and profile.models.meta
+    n = train.X.shape[0]
+    order = np.argsort(train.order, kind="stable") if train.order is not None else np.arange(n)
+    chunks = np.array_split(order, folds)
+    clf_names = list(profile.models.classifiers)
+    oof = np.full((n, len(clf_names)), np.nan)
+    for j in range(1, folds):
+        fit_idx, pred_idx = np.concatenate(chunks[:j]), chunks[j]
+        if len(np.unique(train.y[fit_idx])) < 2:
+            continue
+        for c, name in enumerate(clf_names):
+            fresh = create(name, profile.models.params.get(name))
+            fresh._fit_estimator(train.X[fit_idx], train.y[fit_idx])
+            oof[pred_idx, c] = fresh.raw_proba(train.X[pred_idx])
+    other = [m for m in profile.models.all() if m not in clf_names]
+    Z = np.column_stack([oof, base_inputs(fitted, other, train), math_inputs(profile, pack, data)])
+    inputs = clf_names + other + meta_math_names(profile, pack)
+    rows = np.where(~np.isnan(oof).all(axis=1))[0]
+    sub = TrainingSet(X=Z[rows], feature_names=inputs, y=train.y[rows], order=train.order[rows] if
+                      train.order is not None else None, val_from=train.val_from)
+    tr, va = sub.split()
+    metrics: dict[str, Any] = {"oof_rows": int(rows.size)}
+    if len(np.unique(sub.y[tr])) == 2 and len(np.unique(sub.y[va])) == 2:
+        probe = create(profile.models.meta).fit(TrainingSet(X=sub.X[tr], feature_names=inputs, y=sub.y[tr]))
+        metrics.update(classification_metrics(sub.y[va], probe.predict(sub.X[va])))
+        metrics["validation_rows"] = int(va.size)
+    meta = create(profile.models.meta, profile.models.params.get(profile.models.meta)).fit(sub)
+    return meta, metrics, inputs

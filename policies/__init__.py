@@ -1,0 +1,1 @@
+"""Deterministic policy code: expression evaluator, rule packs, SLMs, governor, LLM-output validators."""

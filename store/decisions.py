@@ -1,0 +1,87 @@
+"""Decision rows: written with their audit events and stream states in one transaction; read back as dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from store import audit
+from store.audit import AuditRecord, canonical, sha256_text
+from store.engine import write_tx
+from store.streams import StreamRepository
+from store.tables import DecisionRow
+
+DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
+_OUTPUT_KEYS = ("models", "combine", "quantities", "rule_errors")
+
+
+def to_row(d: dict[str, Any]) -> dict[str, Any]:
+    row = {
+        "id": d["id"], "created_at": d["created_at"], "profile": d["profile"], "stream": d["stream"],
+        "event_ts": d["event_ts"], "request_id": d["request_id"], "batch_id": d["batch_id"], "label": d["label"],
+        "severity": d["severity"], "score": d["score"], "action": d["action"], "disagreement": d["disagreement"],
+        "inputs": d["inputs"], "outputs": {k: d[k] for k in _OUTPUT_KEYS}, "router": d["router"],
+        "signals": d["signals"], "rules": d["rules"], "governor": d["governor"], "model_versions": d["model_versions"],
+        "explanation": d["explanation"], "explanation_status": d["explanation"]["status"],
+    }
+    row["content_sha256"] = content_hash(row)
+    return row
+
+
+def content_hash(row: dict[str, Any]) -> str:
+    """sha256 of everything a decision row holds except its explanation (which is filled in later)."""
+    body = {k: v for k, v in row.items() if k not in ("content_sha256", "explanation", "explanation_status")}
+    return sha256_text(canonical(body))
+
+
+def from_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row[k] for k in ("id", "created_at", "profile", "stream", "event_ts", "request_id", "batch_id", "label",
+                               "severity", "score", "action", "disagreement", "inputs", "router", "signals", "rules",
+                               "governor", "model_versions", "explanation", "content_sha256")}
+    out.update(row["outputs"])
+    return out
+
+
+def audit_payload(d: dict[str, Any], sha: str) -> dict[str, Any]:
+    return {
+        "decision_id": d["id"], "profile": d["profile"], "stream": d["stream"], "request_id": d["request_id"],
+        "action": d["action"], "severity": d["severity"], "label": d["label"], "score": d["score"],
+        "content_sha256": sha, "model_versions": d["model_versions"],
+        "router": {"arm": d["router"]["arm"], "propensity": d["router"]["propensity"],
+                   "version": d["router"].get("router_version")},
+        "rules": [r["rule"] for r in d["rules"]], "governor": [a["rule"] for a in d["governor"]["actions"]],
+    }
+
+
+class DecisionWriter:
+    """The one writer of the decision path: a batch's decisions, audit events and stream states commit together."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str) -> None:
+        rows = [to_row(d) for d in decisions]
+        records = [AuditRecord(actor, "decision.recorded", "decision", d["id"], audit_payload(d, r["content_sha256"]))
+                   for d, r in zip(decisions, rows, strict=True)]
+        with write_tx(self.engine) as conn:
+            if rows:
+                conn.execute(insert(DECISIONS), rows)
+            audit.append(conn, records)
+            if stream_items:
+                StreamRepository.save(conn, profile, stream_items)
+        for d, r in zip(decisions, rows, strict=True):
+            d["content_sha256"] = r["content_sha256"]
+
+
+def get_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(DECISIONS).where(DECISIONS.c.id == decision_id)).mappings().first()
+    return from_row(dict(row)) if row else None
+
+
+def count_decisions(engine: Engine) -> int:
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(DECISIONS)).scalar_one())

@@ -1,0 +1,139 @@
+"""The composition root: builds the engine, registry, profiles, models, tools, graphs and runner, once."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from graph.context import DecisionContext, ProfileRuntime, RouterRuntime
+from graph.decision import build_decision_graph
+from graph.runner import DecisionRunner
+from graph.streams import StreamManager
+from models.bundle import load_bundle
+from models.registry import ModelRegistry
+from models.router import RouterState
+from policies.rules import RulePack, load_rule_pack
+from store.decisions import DecisionWriter
+from store.engine import init_db, make_engine
+from store.lookups import Lookups
+from store.streams import StreamRepository
+from studio.metrics import Metrics
+from studio.profiles import Profile, load_profiles
+from studio.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Studio:
+    settings: Settings
+    engine: Engine
+    registry: ModelRegistry
+    profiles: dict[str, Profile]
+    packs: dict[str, RulePack]
+    lookups: Lookups
+    metrics: Metrics
+    runtimes: dict[str, ProfileRuntime] = field(default_factory=dict)
+    executor: ThreadPoolExecutor | None = None
+    fit_executor: ThreadPoolExecutor | None = None
+    graph: Any = None
+    runner: DecisionRunner | None = None
+    started_at: float = field(default_factory=time.time)
+
+    def context(self, rt: ProfileRuntime, *, actor: str = "api") -> DecisionContext:
+        return DecisionContext(runtime=rt, lookups=self.lookups, writer=DecisionWriter(self.engine),
+                               executor=self.executor, tool_timeout_s=self.settings.tool_timeout_ms / 1000.0,
+                               metrics=self.metrics, actor=actor)
+
+
+def open_base(settings: Settings, metrics: Metrics | None = None) -> Studio:
+    """Engine (schema ensured), registry, profiles and rule packs: enough for the CLI's train command."""
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    profiles = load_profiles(settings.profiles_dir)
+    packs = {name: load_rule_pack(settings.rules_dir, p.rules) for name, p in profiles.items()}
+    return Studio(settings=settings, engine=engine, registry=ModelRegistry(settings.models_path, engine),
+                  profiles=profiles, packs=packs, lookups=Lookups(engine), metrics=metrics or Metrics())
+
+
+def untrained_profiles(studio: Studio) -> list[str]:
+    return [name for name in studio.profiles if "pipeline" not in studio.registry.active(name)]
+
+
+def train_missing(studio: Studio, *, progress: bool = True) -> list[str]:
+    """Train every profile that has no active models yet (what `make run` does on a fresh clone)."""
+    from models.training import train_profile
+
+    todo = untrained_profiles(studio)
+    for name in todo:
+        report = train_profile(studio.profiles[name], studio.packs[name], data_dir=studio.settings.data_dir,
+                               registry=studio.registry, actor="bootstrap", progress=progress)
+        log.info("trained %s in %.1fs", name, report.seconds)
+    return todo
+
+
+def load_router(studio: Studio, profile: Profile) -> RouterRuntime:
+    version = studio.registry.active(profile.name).get("router")
+    if version is not None:
+        return RouterRuntime(state=studio.registry.load(profile.name, "router", version), version=version)
+    arms = list(profile.router.arms)
+    return RouterRuntime(state=RouterState(arms, alpha=profile.router.alpha, epsilon=profile.router.epsilon),
+                         version="untrained")
+
+
+def build_runtime(studio: Studio, profile: Profile, *, streams: StreamManager | None = None) -> ProfileRuntime:
+    bundle = load_bundle(profile, studio.registry)
+    for name, why in bundle.failures.items():
+        log.warning("profile %s: model %s not serving: %s", profile.name, name, why)
+    if streams is None and profile.is_stream:
+        streams = StreamManager(profile, StreamRepository(studio.engine), refit_every=studio.settings.stream_refit_every,
+                                executor=studio.fit_executor)
+    rt = ProfileRuntime(profile=profile, pack=studio.packs[profile.name], bundle=bundle,
+                        router=load_router(studio, profile), streams=streams)
+    from tools.registry import profile_tools
+
+    rt.tools = profile_tools(rt, studio.lookups)
+    return rt
+
+
+def build_studio(settings: Settings, *, train: bool | None = None, progress: bool = True,
+                 metrics: Metrics | None = None) -> Studio:
+    """Everything the API and the CLI need; trains missing profiles first when asked (default: settings)."""
+    studio = open_base(settings, metrics)
+    if settings.train_on_start if train is None else train:
+        train_missing(studio, progress=progress)
+    studio.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
+    studio.fit_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-fit")
+    for name, profile in studio.profiles.items():
+        studio.runtimes[name] = build_runtime(studio, profile)
+    studio.graph = build_decision_graph()
+    studio.runner = DecisionRunner(
+        studio.graph, studio.runtimes, studio.context, max_size=settings.batch_max_size,
+        max_wait_s=settings.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch)
+    return studio
+
+
+async def start(studio: Studio) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # small networks: threads cost more than they save per request
+    assert studio.runner is not None
+    studio.runner.start()
+    studio.metrics.uptime.set(studio.started_at)
+    gc.collect()
+    gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses
+
+
+async def stop(studio: Studio) -> None:
+    if studio.runner is not None:
+        await studio.runner.stop()
+    for ex in (studio.executor, studio.fit_executor):
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+    studio.engine.dispose()

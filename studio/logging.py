@@ -1,0 +1,14 @@
+"""Logging set-up: one line per record, no secrets (settings never log the LLM key)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+def configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("cmdstanpy", "prophet", "prophet.plot", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="sklearn.utils.parallel")

@@ -1,0 +1,148 @@
+"""Profile schema (one decision use case, described in profiles/<name>.yaml) and its loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from studio.errors import UnknownProfile
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldSpec(_Strict):
+    """One numeric input: a tabular feature or a stream's value."""
+
+    name: str
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    description: str = ""
+
+
+class SourceSpec(_Strict):
+    """A training file under data/: a stream (timestamp + value columns) or a table."""
+
+    path: str
+    stream: str | None = None
+    timestamp: str = "timestamp"
+    value: str = "value"
+    timestamp_unit: Literal["iso", "s"] = "iso"
+    filter_column: str | None = None  # keep rows where filter_column == filter_value
+    filter_value: str | None = None
+    until: str | None = None  # ISO date: drop rows after it
+
+
+class StreamFeatureSpec(_Strict):
+    normalize: Literal["peg", "zscore"] = "zscore"
+    peg: float = 1.0
+    window: int = Field(24, ge=4, le=512)
+    seq_len: int = Field(32, ge=4, le=256)
+    names: list[str]
+    warmup_points: int = Field(200, ge=10)
+    calibration: Literal["global", "per_stream"] = "per_stream"
+    history: int = Field(256, ge=16, le=4096)
+
+
+class LabelSpec(_Strict):
+    """How the incident label is derived: a column of the table, or a rule on future prices."""
+
+    kind: Literal["none", "column", "forward_abs_deviation"] = "none"
+    column: str | None = None
+    threshold: float | None = None
+    horizon: int = 0
+    description: str = ""
+    validation_from: str | None = None  # ISO date: rows from here on validate (default: the last 20%)
+
+
+class ModelsSpec(_Strict):
+    classifiers: list[str] = []
+    detectors: list[str] = []
+    forecasters: list[str] = []
+    meta: str | None = None
+    params: dict[str, dict[str, Any]] = {}
+
+    def all(self) -> list[str]:
+        return [*self.classifiers, *self.detectors, *self.forecasters]
+
+
+class Thresholds(_Strict):
+    """Combined-score cut-offs for the governor's actions, quorum, and when to ask the overseer."""
+
+    watch: float = 0.6
+    alert: float = 0.85
+    critical: float = 0.97
+    quorum: float = Field(0.5, ge=0.0, le=1.0)
+    overseer_disagreement: float = 0.35
+    boundary_margin: float = 0.03
+    max_severity_without_hard_rule: int = 9
+    exploration_off_severity: int = 6
+
+
+class RouterSpec(_Strict):
+    arms: dict[str, list[str]]  # arm name -> families / model names it trusts ("meta" = stacker)
+    alpha: float = 0.5
+    epsilon: float = 0.05
+
+
+class Profile(_Strict):
+    name: str
+    description: str
+    kind: Literal["stream", "tabular"]
+    value: FieldSpec | None = None
+    fields: list[FieldSpec] = []
+    context_fields: list[str] = []
+    features: StreamFeatureSpec | None = None
+    training: list[SourceSpec]
+    label: LabelSpec = LabelSpec()
+    models: ModelsSpec
+    rules: str
+    thresholds: Thresholds = Thresholds()
+    router: RouterSpec
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Profile:
+        if self.kind == "stream" and (self.value is None or self.features is None):
+            raise ValueError("a stream profile needs `value` and `features`")
+        if self.kind == "tabular" and not self.fields:
+            raise ValueError("a tabular profile needs `fields`")
+        if self.models.meta and self.label.kind == "none":
+            raise ValueError("a meta-classifier needs labels")
+        return self
+
+    @property
+    def is_stream(self) -> bool:
+        return self.kind == "stream"
+
+    @property
+    def has_labels(self) -> bool:
+        return self.label.kind != "none"
+
+
+def load_profile(path: Path) -> Profile:
+    data = yaml.safe_load(path.read_text())
+    return Profile.model_validate(data)
+
+
+def load_profiles(directory: Path) -> dict[str, Profile]:
+    """Every profiles/*.yaml, keyed by name."""
+    out: dict[str, Profile] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        profile = load_profile(path)
+        out[profile.name] = profile
+    return out
+
+
+def get_profile(profiles: dict[str, Profile], name: str) -> Profile:
+    try:
+        return profiles[name]
+    except KeyError:
+        raise UnknownProfile(
+            f"unknown profile {name!r}", details={"known_profiles": sorted(profiles)}
+        ) from None

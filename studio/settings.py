@@ -1,0 +1,98 @@
+"""One Settings object (env prefix STUDIO_), created once; production refuses unsafe defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from studio import PROJECT_ROOT
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Paths that are relative resolve against the project root."""
+
+    model_config = SettingsConfigDict(env_prefix="STUDIO_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    database_url: str = ""  # empty: sqlite at <var_dir>/studio.db
+    var_dir: Path = Path("var")
+    models_dir: Path | None = None  # default <var_dir>/models
+    data_dir: Path = Path("data")
+    profiles_dir: Path = Path("profiles")
+    rules_dir: Path = Path("policies/rules")
+    prompts_dir: Path = Path("prompts")
+    redis_url: str | None = None
+
+    max_body_bytes: int = 2_000_000
+    batch_max_size: int = Field(256, ge=1, le=4096)
+    batch_max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
+    batch_api_max_events: int = Field(1000, ge=1, le=10_000)
+    tool_timeout_ms: float = Field(2000.0, gt=0)
+    stream_refit_every: int = Field(5000, ge=0)
+
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = 20.0
+    llm_max_tokens: int = 600
+    llm_max_retries: int = 1
+    llm_cost_per_1k_input: float = 0.0
+    llm_cost_per_1k_output: float = 0.0
+    explanation_workers: int = Field(1, ge=0, le=32)
+
+    admin_key_file: Path | None = None  # default <var_dir>/admin.key
+    rate_limit_per_s: float = 200.0
+    rate_limit_burst: int = 400
+    train_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        for name in ("var_dir", "data_dir", "profiles_dir", "rules_dir", "prompts_dir"):
+            path = getattr(self, name)
+            if not path.is_absolute():
+                setattr(self, name, (PROJECT_ROOT / path).resolve())
+        if self.models_dir is None:
+            self.models_dir = self.var_dir / "models"
+        elif not self.models_dir.is_absolute():
+            self.models_dir = (PROJECT_ROOT / self.models_dir).resolve()
+        if self.admin_key_file is None:
+            self.admin_key_file = self.var_dir / "admin.key"
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'studio.db'}"
+        if self.env == "prod":
+            self._refuse_unsafe_defaults()
+        return self
+
+    def _refuse_unsafe_defaults(self) -> None:
+        problems = []
+        if self.database_url.startswith("sqlite"):
+            problems.append("STUDIO_DATABASE_URL must point at PostgreSQL in prod")
+        if self.host in ("0.0.0.0", "::") and not self.redis_url:
+            problems.append("STUDIO_REDIS_URL is required for shared rate limits when serving publicly")
+        if self.llm_base_url and self.llm_base_url.startswith("http://") and "127.0.0.1" not in self.llm_base_url:
+            problems.append("STUDIO_LLM_BASE_URL must use https outside localhost")
+        if problems:
+            raise ValueError("unsafe production settings: " + "; ".join(problems))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def models_path(self) -> Path:
+        assert self.models_dir is not None
+        return self.models_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

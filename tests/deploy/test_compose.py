@@ -1,0 +1,46 @@
+"""docker-compose.yml matches what the code reads: every STUDIO_ variable is a setting, ports line up."""
+
+from __future__ import annotations
+
+import yaml
+
+from studio import PROJECT_ROOT
+from studio.settings import Settings
+
+
+def _compose() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+
+
+def test_services_and_build() -> None:
+    c = _compose()
+    assert {"api", "postgres", "redis"} <= set(c["services"])
+    api = c["services"]["api"]
+    assert api["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (PROJECT_ROOT / api["build"]["dockerfile"]).is_file()
+    assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_environment_matches_settings() -> None:
+    api = _compose()["services"]["api"]
+    env = api["environment"]
+    fields = {f"STUDIO_{name.upper()}" for name in Settings.model_fields}
+    unknown = set(env) - fields
+    assert not unknown, f"compose sets variables the code never reads: {unknown}"
+    s = Settings(**{k[len("STUDIO_"):].lower(): v for k, v in env.items()})  # prod validation passes
+    assert s.env == "prod" and s.database_url.startswith("postgresql+psycopg://")
+    pg = _compose()["services"]["postgres"]["environment"]
+    assert f"{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}" in s.database_url
+    assert s.redis_url == "redis://redis:6379/0"
+
+
+def test_ports_and_volumes() -> None:
+    c = _compose()
+    api = c["services"]["api"]
+    host, container = api["ports"][0].rsplit(":", 1)[0], api["ports"][0].rsplit(":", 1)[1]
+    assert container == api["environment"]["STUDIO_PORT"] == "8000" and host.endswith("8000")
+    var_mount = api["volumes"][0].split(":")
+    assert var_mount[1] == api["environment"]["STUDIO_VAR_DIR"]
+    assert var_mount[0] in c["volumes"]
+    dockerfile = (PROJECT_ROOT / "deploy" / "Dockerfile").read_text()
+    assert "EXPOSE 8000" in dockerfile and '"--port", "8000"' in dockerfile

@@ -1,0 +1,82 @@
+"""Our fast scoring paths compute exactly what the fitted libraries compute."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.catalog import create
+from models.datasets import read_timestamps
+from models.forest import compile_isolation_forest, compile_random_forest, isolation_score_samples
+from studio import PROJECT_ROOT
+
+
+def test_compiled_forests_match_scikit_learn(credit_small) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.ensemble import IsolationForest, RandomForestClassifier
+
+    X, y = credit_small.X, credit_small.y
+    rf = RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0).fit(X, y)
+    probe = np.vstack([X[:500], np.random.default_rng(1).normal(size=(200, X.shape[1])) * X.std(axis=0)])
+    np.testing.assert_allclose(compile_random_forest(rf).mean(probe)[:, 1], rf.predict_proba(probe)[:, 1], atol=1e-12)
+    iso = IsolationForest(n_estimators=40, random_state=0, max_features=0.7).fit(X)
+    forest, den = compile_isolation_forest(iso)
+    np.testing.assert_allclose(isolation_score_samples(forest, den, probe), iso.score_samples(probe), atol=1e-12)
+
+
+def test_logistic_affine_map_matches_pipeline(credit_small) -> None:  # type: ignore[no-untyped-def]
+    model = create("logreg").fit(credit_small)
+    np.testing.assert_allclose(model.raw_proba(credit_small.X), model.estimator_.predict_proba(credit_small.X)[:, 1],
+                               atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def taxi() -> tuple[np.ndarray, np.ndarray]:
+    df = pd.read_csv(PROJECT_ROOT / "data/nab/data/realKnownCause/nyc_taxi.csv")
+    y = df["value"].to_numpy(dtype=float)[:700]
+    ts = read_timestamps(df["timestamp"], "iso")[:700]
+    return (y - y.mean()) / y.std(), ts
+
+
+def test_ets_recursion_matches_statsmodels(taxi) -> None:  # type: ignore[no-untyped-def]
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    u, ts = taxi
+    model = create("ets")
+    local = model.fit_local(u, ts, 48)
+    _, extras, _ = model.run(local, model.initial_state(local), u, ts)
+    ours = np.array([e["forecast_u"] for e in extras])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ExponentialSmoothing(u, trend="add", damped_trend=True, seasonal="add", seasonal_periods=48,
+                                   initialization_method="estimated").fit()
+    np.testing.assert_allclose(ours, ref.fittedvalues, atol=1e-8)
+
+
+def test_arima_recursion_tracks_statsmodels_one_step(taxi) -> None:  # type: ignore[no-untyped-def]
+    from statsmodels.tsa.arima.model import ARIMA
+
+    u, ts = taxi
+    model = create("arima")
+    local = model.fit_local(u, ts, 48)
+    _, extras, _ = model.run(local, model.initial_state(local), u, ts)
+    ours = np.array([e["forecast_u"] for e in extras])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ARIMA(u, order=(2, 0, 1), trend="c").fit().fittedvalues
+    # Conditional (ours) and exact Kalman (statsmodels) filters agree once the start-up transient is gone.
+    np.testing.assert_allclose(ours[50:], ref[50:], atol=1e-3)
+
+
+def test_prophet_compact_predict_matches_prophet(taxi) -> None:  # type: ignore[no-untyped-def]
+    from models.forecasters.prophet import ProphetModel, compact_predict
+
+    u, ts = taxi
+    for growth in ("flat", "linear"):
+        model = ProphetModel(growth=growth)
+        fitted = model.fit_prophet(u, ts)
+        future = np.concatenate([ts, ts[-1] + np.arange(1, 200) * 1800.0])
+        ref = fitted.predict(pd.DataFrame({"ds": pd.to_datetime(future, unit="s")}))["yhat"].to_numpy()
+        np.testing.assert_allclose(compact_predict(ProphetModel.compact(fitted), future), ref, rtol=1e-9, atol=1e-9)
