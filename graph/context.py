@@ -50,3 +50,4 @@ class DecisionContext:
     metrics: Any = None
     actor: str = "api"
     explore: bool = True  # replay turns exploration off so a replay is reproducible
+    inline_below: int = 32  # batches smaller than this score in the loop's thread, larger ones in the pool

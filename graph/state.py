@@ -46,6 +46,7 @@ class DecisionState(TypedDict, total=False):
     outputs: Annotated[dict[str, ToolResult], merge_dicts]
     slm: list[SlmResult]
     routes: list[dict[str, Any]]
+    table: Any  # graph.table.ScoreTable
     combined: list[dict[str, Any]]
     rulings: list[Any]
     decisions: list[dict[str, Any]]

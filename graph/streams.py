@@ -54,6 +54,8 @@ class StreamManager:
             return None
         if st.fit is None:
             return "warm-up complete" if st.n_seen >= self.warmup else None
+        if st.refit_reason:
+            return st.refit_reason
         if self.refit_every and st.since_fit >= self.refit_every:
             return "scheduled refit"
         if self.spec.normalize != "peg" and st.since_fit >= 4 * self.spec.window:
@@ -103,6 +105,15 @@ class StreamManager:
         for fut in list(self._pending.values()):
             fut.result()
         self.apply_pending(bundle)
+
+    def models_changed(self, names: list[str]) -> None:
+        """A reload changed these models: drop their per-stream calibrators and refit each stream soon."""
+        for st in self.states.values():
+            if st.fit is not None and any(n in st.fit.calibrators or n in st.fit.local for n in names):
+                for n in names:
+                    st.fit.calibrators.pop(n, None)
+                    st.fit._cal_cache.pop(n, None)
+                st.refit_reason = "models changed"
 
     # -- persistence ----------------------------------------------------------------------------------
     def dirty_rows(self, touched: dict[str, StreamState]) -> list[tuple[StreamState, dict[str, Any], StreamFit | None]]:

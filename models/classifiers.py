@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Classifier
+from models.fast_paths import FastXGB
 from models.forest import compile_random_forest
 from models.serialization import load_skops, load_xgb, save_skops, save_xgb
 
@@ -109,9 +110,10 @@ class XGBoostModel(Classifier):
         ).fit(X, y)
         self.booster_ = clf.get_booster()
         self.booster_.set_param({"nthread": 1})
+        self.fast_ = FastXGB(self.booster_)
 
     def raw_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.inplace_predict(np.ascontiguousarray(X, dtype=np.float32)), dtype=float)
+        return self.fast_.predict(X)
 
     def _save(self, directory: Path) -> dict[str, Any]:
         save_xgb(self.booster_, directory / "booster.ubj")
@@ -120,3 +122,4 @@ class XGBoostModel(Classifier):
     def _load(self, directory: Path, meta: dict[str, Any]) -> None:
         self.booster_ = load_xgb(directory / "booster.ubj")
         self.booster_.set_param({"nthread": 1})
+        self.fast_ = FastXGB(self.booster_)

@@ -39,13 +39,52 @@ class CompiledForest:
         self.roots = np.asarray(roots, dtype=np.intp)
         self.depth = depth
 
+    strict_less = False  # scikit-learn: x <= t goes left; XGBoost: x < t goes left
+    default_left: np.ndarray | None = None  # XGBoost: where a missing value goes
+
+    @classmethod
+    def from_arrays(cls, features: Sequence[np.ndarray], thresholds: Sequence[np.ndarray], lefts: Sequence[np.ndarray],
+                    rights: Sequence[np.ndarray], values: Sequence[np.ndarray], default_left: Sequence[np.ndarray],
+                    *, strict_less: bool) -> CompiledForest:
+        """Trees given as per-node arrays (children -1 at leaves), as XGBoost's JSON model holds them."""
+        self = cls.__new__(cls)
+        feats, thr, left, right, vals, dl, roots = [], [], [], [], [], [], []
+        offset, depth = 0, 0
+        for f, t, lc, rc, v, d in zip(features, thresholds, lefts, rights, values, default_left, strict=True):
+            n = f.size
+            leaf = lc == -1
+            idx = np.arange(n) + offset
+            feats.append(np.where(leaf, 0, f))
+            thr.append(np.where(leaf, np.inf, t))
+            left.append(np.where(leaf, idx, lc + offset))
+            right.append(np.where(leaf, idx, rc + offset))
+            vals.append(np.where(leaf, v, 0.0).reshape(n, 1))
+            dl.append(np.where(leaf, True, d))
+            roots.append(offset)
+            offset += n
+            depth = max(depth, _depth(lc, rc))
+        self.feature = np.concatenate(feats).astype(np.intp)
+        self.threshold = np.concatenate(thr).astype(float)
+        self.left = np.concatenate(left).astype(np.intp)
+        self.right = np.concatenate(right).astype(np.intp)
+        self.values = np.concatenate(vals)
+        self.default_left = np.concatenate(dl)
+        self.roots = np.asarray(roots, dtype=np.intp)
+        self.depth = depth
+        self.strict_less = strict_less
+        return self
+
     def leaves(self, X: np.ndarray) -> np.ndarray:
-        """Global leaf index per (row, tree). Features are compared as float32, as scikit-learn's trees do."""
+        """Global leaf index per (row, tree). Features are compared as float32, as both libraries do."""
         Xf = np.asarray(X, dtype=np.float32).astype(float)
         rows = np.arange(Xf.shape[0])[:, None]
         nodes = np.broadcast_to(self.roots, (Xf.shape[0], self.roots.size)).copy()
         for _ in range(self.depth):
-            go_left = Xf[rows, self.feature[nodes]] <= self.threshold[nodes]
+            x = Xf[rows, self.feature[nodes]]
+            t = self.threshold[nodes]
+            go_left = x < t if self.strict_less else x <= t
+            if self.default_left is not None:
+                go_left = np.where(np.isnan(x), self.default_left[nodes], go_left)
             nodes = np.where(go_left, self.left[nodes], self.right[nodes])
         return nodes
 
@@ -54,6 +93,16 @@ class CompiledForest:
 
     def sum(self, X: np.ndarray) -> np.ndarray:
         return self.values[self.leaves(X)].sum(axis=1)
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    depth, frontier = 0, [0]
+    while frontier:
+        nxt = [c for n in frontier for c in (left[n], right[n]) if c != -1]
+        if nxt:
+            depth += 1
+        frontier = nxt
+    return depth
 
 
 def compile_random_forest(rf: Any) -> CompiledForest:

@@ -9,6 +9,7 @@ import numpy as np
 
 from models.base import BaseModel, ScoringBatch, TrainingSet
 from models.calibration import Calibrator, IdentityCalibrator
+from models.fast_paths import FastXGB
 from models.serialization import load_xgb, save_xgb
 
 
@@ -46,13 +47,14 @@ class StackingMetaClassifier(BaseModel):
         ).fit(data.X, data.y)
         self.booster_ = clf.get_booster()
         self.booster_.set_param({"nthread": 1})
+        self.fast_ = FastXGB(self.booster_)
         return self.predict(data.X)
 
     def _calibrate(self, reference: np.ndarray, data: TrainingSet) -> Calibrator:
         return IdentityCalibrator()  # logistic objective without re-weighting: already a probability
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.inplace_predict(np.ascontiguousarray(Z, dtype=np.float32)), dtype=float)
+        return self.fast_.predict(Z)
 
     def raw_score(self, batch: ScoringBatch) -> np.ndarray:
         return self.predict(batch.X)
@@ -65,3 +67,4 @@ class StackingMetaClassifier(BaseModel):
         self.inputs_ = list(meta["inputs"])
         self.booster_ = load_xgb(directory / "booster.ubj")
         self.booster_.set_param({"nthread": 1})
+        self.fast_ = FastXGB(self.booster_)

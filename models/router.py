@@ -70,18 +70,41 @@ class RouterState:
         pool = [a for a in self.arms if available is None or a in available] or self.arms
         return max(pool, key=lambda a: (scores[a], -pool.index(a)))
 
+    def ucb_matrix(self, X: np.ndarray) -> np.ndarray:
+        """UCB of every arm (columns) for every context row."""
+        cols = []
+        for a in self.arms:
+            width = np.einsum("ij,jk,ik->i", X, self._inv[a], X)
+            cols.append(X @ self._theta[a] + self.alpha * np.sqrt(np.maximum(width, 0.0)))
+        return np.column_stack(cols)
+
     def choose(self, x: np.ndarray, rng: np.random.Generator, *, explore: bool,
                available: list[str] | None = None) -> Choice:
         """Epsilon-greedy over the UCB ranking; the propensity is the probability of the arm taken."""
-        pool = [a for a in self.arms if available is None or a in available] or self.arms
-        scores = self.ucb(x)
-        best = max(pool, key=lambda a: (scores[a], -pool.index(a)))
-        eps = self.epsilon if explore and len(pool) > 1 else 0.0
-        explored = bool(eps and rng.random() < eps)
-        arm = pool[int(rng.integers(len(pool)))] if explored else best
-        p = (1 - eps) * (arm == best) + eps / len(pool)
-        return Choice(arm=arm, propensity=float(p), explored=explored and arm != best,
-                      ucb={a: round(s, 4) for a, s in scores.items()}, context=[round(float(v), 5) for v in x])
+        avail = np.array([[available is None or a in available for a in self.arms]])
+        return self.choose_many(x[None, :], rng, np.array([explore]), avail)[0]
+
+    def choose_many(self, X: np.ndarray, rng: np.random.Generator, explore: np.ndarray,
+                    available: np.ndarray) -> list[Choice]:
+        """choose() for many contexts at once (one row each); `available` is rows x arms."""
+        n = X.shape[0]
+        available = np.where(available.any(axis=1, keepdims=True), available, True)
+        U = self.ucb_matrix(X)
+        best = np.argmax(np.where(available, U, -np.inf), axis=1)
+        k_avail = available.sum(axis=1)
+        eps = np.where(explore & (k_avail > 1), self.epsilon, 0.0)
+        draw = rng.random(n) < eps
+        picks = best.copy()
+        for i in np.where(draw)[0]:
+            picks[i] = rng.choice(np.flatnonzero(available[i]))
+        prop = (1 - eps) * (picks == best) + eps / k_avail
+        out = []
+        for i in range(n):
+            out.append(Choice(arm=self.arms[picks[i]], propensity=float(prop[i]),
+                              explored=bool(draw[i] and picks[i] != best[i]),
+                              ucb={a: round(float(U[i, j]), 4) for j, a in enumerate(self.arms)},
+                              context=[round(float(v), 5) for v in X[i]]))
+        return out
 
     def probabilities(self, x: np.ndarray, *, explore: bool = True) -> dict[str, float]:
         best = self.greedy(x)

@@ -69,6 +69,7 @@ class StreamState:
         self.dirty = False
         self.fit_dirty = False
         self.min_keep = 0  # the manager raises this so a warm-up (or refit) window fits in the history
+        self.refit_reason: str | None = None
 
     # -- normalization --------------------------------------------------------------------------------
     def normalization(self, new: np.ndarray) -> Normalization:
@@ -111,6 +112,7 @@ class StreamState:
         self.fit = fit
         self.model_state = model_state
         self.fit_requested = False
+        self.refit_reason = None
         self.dirty = True
         self.fit_dirty = True
 

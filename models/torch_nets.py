@@ -93,3 +93,62 @@ def predict(net: Any, inputs: np.ndarray) -> np.ndarray:
     torch = _torch()
     with torch.inference_mode():
         return net(torch.as_tensor(np.ascontiguousarray(inputs), dtype=torch.float32)).numpy().astype(float)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _lstm(pre: np.ndarray, w_hh: np.ndarray, steps: int, keep_all: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """PyTorch's LSTM recurrence (gates i, f, g, o) given the input projections `pre` ((n, T, 4h) or (n, 4h))."""
+    n, hidden = pre.shape[0], w_hh.shape[1]
+    h = np.zeros((n, hidden))
+    c = np.zeros((n, hidden))
+    outs = np.empty((n, steps, hidden)) if keep_all else None
+    w_t = w_hh.T
+    for t in range(steps):
+        g = (pre[:, t] if pre.ndim == 3 else pre) + h @ w_t
+        s = _sigmoid(g)
+        c = s[:, hidden : 2 * hidden] * c + s[:, :hidden] * np.tanh(g[:, 2 * hidden : 3 * hidden])
+        h = s[:, 3 * hidden :] * np.tanh(c)
+        if outs is not None:
+            outs[:, t] = h
+    return outs, h
+
+
+def _np(state: dict[str, Any], key: str) -> np.ndarray:
+    v = state[key]
+    return v.detach().cpu().numpy().astype(float) if hasattr(v, "detach") else np.asarray(v, dtype=float)
+
+
+class NumpyAutoencoder:
+    """Inference of build_autoencoder()'s network in numpy (no per-op dispatch cost for small batches)."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.e_ih, self.e_hh = _np(state, "enc.weight_ih_l0"), _np(state, "enc.weight_hh_l0")
+        self.e_b = _np(state, "enc.bias_ih_l0") + _np(state, "enc.bias_hh_l0")
+        self.d_ih, self.d_hh = _np(state, "dec.weight_ih_l0"), _np(state, "dec.weight_hh_l0")
+        self.d_b = _np(state, "dec.bias_ih_l0") + _np(state, "dec.bias_hh_l0")
+        self.o_w, self.o_b = _np(state, "out.weight")[0], float(_np(state, "out.bias")[0])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        steps = x.shape[1]
+        pre = x[:, :, None] * self.e_ih[:, 0][None, None, :] + self.e_b
+        _, h = _lstm(pre, self.e_hh, steps, keep_all=False)
+        outs, _ = _lstm(h @ self.d_ih.T + self.d_b, self.d_hh, steps, keep_all=True)
+        assert outs is not None
+        return outs @ self.o_w + self.o_b
+
+
+class NumpyForecaster:
+    """Inference of build_forecaster()'s network in numpy."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.ih, self.hh = _np(state, "lstm.weight_ih_l0"), _np(state, "lstm.weight_hh_l0")
+        self.b = _np(state, "lstm.bias_ih_l0") + _np(state, "lstm.bias_hh_l0")
+        self.w, self.wb = _np(state, "head.weight")[0], float(_np(state, "head.bias")[0])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        pre = x[:, :, None] * self.ih[:, 0][None, None, :] + self.b
+        _, h = _lstm(pre, self.hh, x.shape[1], keep_all=False)
+        return h @ self.w + self.wb + x[:, -1]

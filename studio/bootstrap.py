@@ -16,6 +16,7 @@ from graph.decision import build_decision_graph
 from graph.runner import DecisionRunner
 from graph.streams import StreamManager
 from models.bundle import load_bundle
+from models.forecasting import FitCache
 from models.registry import ModelRegistry
 from models.router import RouterState
 from policies.rules import RulePack, load_rule_pack
@@ -44,6 +45,7 @@ class Studio:
     fit_executor: ThreadPoolExecutor | None = None
     graph: Any = None
     runner: DecisionRunner | None = None
+    fit_cache: FitCache = field(default_factory=FitCache)
     started_at: float = field(default_factory=time.time)
 
     def context(self, rt: ProfileRuntime, *, actor: str = "api") -> DecisionContext:

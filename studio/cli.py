@@ -58,9 +58,85 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     studio = _base()
     profile = get_profile(studio.profiles, args.profile)
+    if Path(args.input).is_dir():
+        from studio.replay import replay_tree
+
+        report = replay_tree(studio, profile, Path(args.input), Path(args.output), value_col=args.value_column,
+                             ts_col=args.timestamp_column, progress=not args.quiet)
+        print(json.dumps({k: v for k, v in report.items() if k != "per_file"}))
+        return 0
     summary = replay(studio, profile, Path(args.input), Path(args.output), stream=args.stream,
                      value_col=args.value_column, ts_col=args.timestamp_column, progress=not args.quiet)
     print(json.dumps(summary.__dict__))
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+    import pandas as pd
+
+    from models.bundle import load_bundle
+    from models.datasets import read_timestamps
+    from models.forecasting import FitCache, forecast, from_history
+    from studio.profiles import get_profile
+
+    studio = _base()
+    profile = get_profile(studio.profiles, args.profile)
+    df = pd.read_csv(args.input)
+    for col in (args.timestamp_column, args.value_column):
+        if col not in df.columns:
+            raise StudioError(f"{args.input} lacks column {col!r}", details={"columns": list(df.columns)})
+    ts_col = df[args.timestamp_column]
+    ts = read_timestamps(ts_col, "s" if pd.api.types.is_numeric_dtype(ts_col) else "iso")
+    values = df[args.value_column].astype(float).to_numpy()
+    bundle = load_bundle(profile, studio.registry)
+    data = from_history(profile, bundle, ts, values, FitCache())
+    out = forecast(profile, bundle, data, args.horizon)
+    rows = []
+    for name, m in [*out["models"].items(), ("ensemble", out["ensemble"])]:
+        for i, t in enumerate(out["timestamps"]):
+            rows.append({"timestamp": pd.Timestamp(t, unit="s", tz="UTC").isoformat(), "model": name,
+                         **{k: m[k][i] for k in ("mean", "lower_80", "upper_80", "lower_95", "upper_95")}})
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.output, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(json.dumps({"rows": len(rows), "models": sorted(out["models"]), "season": out["season"],
+                      "step_seconds": out["step_seconds"], "skipped": out["skipped"], "output": args.output,
+                      "ensemble_mean_first": float(np.round(out["ensemble"]["mean"][0], 6))}))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    studio = _base()
+    if args.action == "list":
+        from studio import model_admin
+
+        for r in model_admin.listing(studio, args.profile):
+            flag = "*" if r["active"] else " "
+            print(f"{flag} {r['profile']:7s} {r['model']:16s} {r['version']:5s} {r['created_at']}  "
+                  f"{json.dumps({k: v for k, v in r['metrics'].items() if not isinstance(v, dict)})[:90]}")
+        return 0
+    if not (args.profile and args.model):
+        raise StudioError("--profile and --model are required")
+    if args.action == "promote":
+        if not args.version:
+            raise StudioError("--version is required")
+        prev = studio.registry.activate(args.profile, args.model, args.version, actor="cli", reason=args.reason)
+    else:
+        history = studio.registry.history(args.profile, args.model)
+        current = history[-1]["version"] if history else None
+        earlier = [h["version"] for h in history[:-1] if h["version"] != current]
+        if not earlier:
+            raise StudioError(f"{args.profile}/{args.model} has nothing to roll back to")
+        prev = studio.registry.activate(args.profile, args.model, earlier[-1], actor="cli",
+                                        reason=f"rollback: {args.reason}")
+    print(json.dumps({"profile": args.profile, "model": args.model, "previous": prev,
+                      "active": studio.registry.active(args.profile)[args.model],
+                      "note": f"a running server picks this up with POST /v1/models/{args.profile}/reload"}))
     return 0
 
 
@@ -83,13 +159,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="run a CSV through the decision graph in-process, causally")
     r.add_argument("--profile", required=True)
-    r.add_argument("--input", required=True)
-    r.add_argument("--output", required=True)
+    r.add_argument("--input", required=True, help="a CSV, or a directory: every CSV under it, each a new stream")
+    r.add_argument("--output", required=True, help="a CSV, or a directory when --input is one")
     r.add_argument("--stream", help="stream name (default: the input file's name)")
     r.add_argument("--value-column", default="value")
     r.add_argument("--timestamp-column", default="timestamp")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
+
+    f = sub.add_parser("forecast", help="forecast a CSV's stream: per model and ensemble, with intervals")
+    f.add_argument("--profile", required=True)
+    f.add_argument("--input", required=True)
+    f.add_argument("--horizon", type=int, default=24)
+    f.add_argument("--output", required=True)
+    f.add_argument("--value-column", default="value")
+    f.add_argument("--timestamp-column", default="timestamp")
+    f.set_defaults(func=cmd_forecast)
+
+    m = sub.add_parser("models", help="list, promote or roll back model versions")
+    m.add_argument("action", choices=["list", "promote", "rollback"])
+    m.add_argument("--profile")
+    m.add_argument("--model")
+    m.add_argument("--version")
+    m.add_argument("--reason", default="")
+    m.set_defaults(func=cmd_models)
     return p
 
 

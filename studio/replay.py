@@ -111,6 +111,23 @@ def replay(studio: Studio, profile: Profile, input_csv: Path, output_csv: Path, 
                          actions=actions, output=str(output_csv))
 
 
+def replay_tree(studio: Studio, profile: Profile, input_dir: Path, output_dir: Path, *, value_col: str = "value",
+                ts_col: str = "timestamp", progress: bool = True) -> dict[str, Any]:
+    """Replay every CSV under input_dir (each file its own new stream) into the same relative paths."""
+    files = sorted(input_dir.rglob("*.csv"))
+    if not files:
+        raise ValidationFailed(f"no CSV files under {input_dir}")
+    start = time.perf_counter()
+    summaries = {}
+    for path in files:
+        rel = path.relative_to(input_dir)
+        s = replay(studio, profile, path, output_dir / rel, stream=str(rel.with_suffix("")).replace("/", "."),
+                   value_col=value_col, ts_col=ts_col, progress=progress)
+        summaries[str(rel)] = {"rows": s.rows, "seconds": s.seconds, "actions": s.actions}
+    return {"files": len(files), "rows": sum(s["rows"] for s in summaries.values()),
+            "seconds": round(time.perf_counter() - start, 2), "output": str(output_dir), "per_file": summaries}
+
+
 def out_row(profile: Profile, key: Any, d: dict[str, Any]) -> dict[str, Any]:
     base: dict[str, Any]
     if profile.is_stream:

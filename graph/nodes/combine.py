@@ -10,52 +10,54 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from graph.context import DecisionContext
-from graph.nodes.route import arm_members, trusted_models
-from graph.state import DecisionState, ToolResult
+from graph.state import DecisionState
+from graph.table import ScoreTable
 from policies.governor import severity_from_score
 
+ALL_FAMILIES = ["classifier", "detector", "forecaster"]
 
-def meta_vector(inputs: list[str], outputs: dict[str, ToolResult], quantities: dict[str, Any], i: int) -> list[float]:
+
+def meta_matrix(inputs: list[str], table: ScoreTable, quantities: list[dict[str, Any]], rows: np.ndarray) -> np.ndarray:
     """The meta-classifier's inputs: classifier probabilities (raw), other models' calibrated scores, math."""
-    row = []
-    for name in inputs:
-        r = outputs.get(name)
-        if r is not None:
-            ok = r.status == "ok" and r.scores is not None and bool(r.scores.ready[i])
-            value = (r.scores.raw[i] if r.family == "classifier" else r.scores.score[i]) if ok else math.nan
-            row.append(float(value))
+    Z = np.full((rows.size, len(inputs)), np.nan)
+    for k, name in enumerate(inputs):
+        j = table.column(name)
+        if j is not None:
+            Z[:, k] = (table.raw if table.families[j] == "classifier" else table.score)[rows, j]
         else:
-            value = quantities.get(name, math.nan)
-            row.append(float(value) if isinstance(value, (int, float)) else math.nan)
-    return row
+            for r, i in enumerate(rows):
+                v = quantities[i].get(name, math.nan)
+                Z[r, k] = float(v) if isinstance(v, (int, float)) else math.nan
+    return Z
 
 
 async def combine(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
     rt = runtime.context.runtime
-    outputs, routes, slm, bundle = state["outputs"], state["routes"], state["slm"], state["bundle"]
-    n = len(state["events"])
-    meta_rows: list[int] = []
-    combined: list[dict[str, Any]] = []
-    for i in range(n):
-        members = arm_members(rt, routes[i]["arm"])
-        trusted = trusted_models(members, outputs, i)
-        if "meta" in members and bundle.meta is not None:
-            trusted = trusted_models(["classifier", "detector", "forecaster"], outputs, i)
-            meta_rows.append(i)
-            method = "meta"
+    routes, slm, bundle, table = state["routes"], state["slm"], state["bundle"], state["table"]
+    n = len(routes)
+    score = np.zeros(n)
+    spread = np.zeros(n)
+    method = ["mean_of_trusted"] * n
+    trusted_cols = np.zeros((n, len(table.names)), dtype=bool)
+    arm_of = np.array([r["arm"] for r in routes])
+    for arm in set(arm_of.tolist()):
+        rows = np.where(arm_of == arm)[0]
+        members = rt.profile.router.arms[arm]
+        use_meta = "meta" in members and bundle.meta is not None
+        cols = table.mask(ALL_FAMILIES if use_meta else members)
+        trusted_cols[rows] = table.ready[rows] & cols
+        spread[rows] = table.row_spread(cols)[rows]
+        if use_meta:
+            Z = meta_matrix(bundle.pipeline.meta_inputs, table, [s.quantities for s in slm], rows)
+            score[rows] = np.clip(bundle.meta.predict(Z), 0.0, 1.0)
+            for i in rows:
+                method[i] = "meta"
         else:
-            method = "mean_of_trusted"
-        scores = [float(outputs[m].scores.score[i]) for m in trusted]
-        p = float(np.mean(scores)) if scores else 0.0
-        spread = float(np.std(scores)) * 2.0 if len(scores) >= 2 else 0.0
-        combined.append({"score": p, "method": method, "trusted": trusted, "disagreement": round(spread, 4)})
-    if meta_rows:
-        inputs = bundle.pipeline.meta_inputs
-        Z = np.array([meta_vector(inputs, outputs, slm[i].quantities, i) for i in meta_rows], dtype=float)
-        probs = bundle.meta.predict(Z)
-        for i, p in zip(meta_rows, probs.tolist(), strict=True):
-            combined[i]["score"] = float(min(max(p, 0.0), 1.0))
-    for c in combined:
-        c["score"] = round(c["score"], 6)
-        c["severity"] = severity_from_score(c["score"])
+            score[rows] = np.nan_to_num(table.row_mean(cols)[rows], nan=0.0)
+    combined = []
+    for i in range(n):
+        s = round(float(score[i]), 6)
+        combined.append({"score": s, "method": method[i], "severity": severity_from_score(s),
+                         "trusted": [table.names[j] for j in np.flatnonzero(trusted_cols[i])],
+                         "disagreement": round(float(spread[i]), 4)})
     return {"combined": combined}

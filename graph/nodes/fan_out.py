@@ -36,9 +36,12 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
             return ToolResult(name, version, model.family, "failed", error=f"{type(exc).__name__}: {exc}",
                               latency_ms=(time.perf_counter() - start) * 1000)
 
-    slm_task = (loop.run_in_executor(ctx.executor, run_slms, rt, events, batch, ctx.lookups) if ctx.executor
-                else _inline(run_slms, rt, events, batch, ctx.lookups))
-    results = await asyncio.gather(*(one(n, m) for n, m in bundle.models.items()), slm_task)
+    if ctx.executor is None or len(events) < ctx.inline_below:
+        results = [_timed_inline(n, m, bundle.version_of(n), batch, ctx.tool_timeout_s) for n, m in bundle.models.items()]
+        results.append(run_slms(rt, events, batch, ctx.lookups))
+    else:
+        slm_task = loop.run_in_executor(ctx.executor, run_slms, rt, events, batch, ctx.lookups)
+        results = await asyncio.gather(*(one(n, m) for n, m in bundle.models.items()), slm_task)
     outputs: dict[str, ToolResult] = {r.name: r for r in results[:-1]}
     for name, reason in bundle.failures.items():
         if name in rt.profile.models.all() and name not in outputs:
@@ -52,5 +55,16 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     return {"outputs": outputs, "slm": results[-1]}
 
 
-async def _inline(fn: Any, *args: Any) -> Any:
-    return fn(*args)
+def _timed_inline(name: str, model: Any, version: str | None, batch: Any, timeout_s: float) -> ToolResult:
+    """Small batches run in the event loop's thread (a thread hop costs more than the model); an answer that
+    arrives after the timeout is discarded exactly as in the pooled path."""
+    start = time.perf_counter()
+    try:
+        res = run_model(model, version, batch)
+    except Exception as exc:  # a failing model is reported, never fails the decision
+        return ToolResult(name, version, model.family, "failed", error=f"{type(exc).__name__}: {exc}",
+                          latency_ms=(time.perf_counter() - start) * 1000)
+    if res.latency_ms > timeout_s * 1000:
+        return ToolResult(name, version, model.family, "timeout", error=f"no answer within {timeout_s * 1000:.0f} ms",
+                          latency_ms=res.latency_ms)
+    return res

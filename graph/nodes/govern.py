@@ -1,4 +1,4 @@
-"""govern: the deterministic governor rules on each event; the template narrator explains the ruling."""
+"""govern: the deterministic governor rules on each event."""
 
 from __future__ import annotations
 
@@ -13,13 +13,11 @@ from policies.governor import govern as rule
 
 async def govern(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
     rt = runtime.context.runtime
-    outputs, combined, slm = state["outputs"], state["combined"], state["slm"]
+    combined, slm, table = state["combined"], state["slm"], state["table"]
     expected = len(rt.profile.models.all())
-    rulings = []
-    for i, c in enumerate(combined):
-        answered = sum(1 for r in outputs.values() if r.status == "ok" and r.scores is not None and r.scores.ready[i])
-        warming = sum(1 for r in outputs.values() if r.status == "ok" and r.scores is not None
-                      and not r.scores.ready[i])
-        rulings.append(rule(score=c["score"], disagreement=c["disagreement"], thresholds=rt.profile.thresholds,
-                            fired_rules=slm[i].fired, answered=answered, expected=expected - warming))
+    answered = table.ready.sum(axis=1)
+    warming = table.warming.sum(axis=1)
+    rulings = [rule(score=c["score"], disagreement=c["disagreement"], thresholds=rt.profile.thresholds,
+                    fired_rules=slm[i].fired, answered=int(answered[i]), expected=expected - int(warming[i]))
+               for i, c in enumerate(combined)]
     return {"rulings": rulings}

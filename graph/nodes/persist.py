@@ -9,29 +9,15 @@ from langgraph.runtime import Runtime
 
 from graph.context import DecisionContext
 from graph.narrator import NOTICE, PROVIDER, narrate
-from graph.state import DecisionState, ToolResult
+from graph.state import DecisionState
 from store.ids import new_id, now_iso
 
 
-def model_entry(r: ToolResult, i: int) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": r.name, "family": r.family, "version": r.version, "status": r.status,
-                             "latency_ms": round(r.latency_ms, 3)}
-    if r.status == "ok" and r.scores is not None and not r.scores.ready[i]:
-        entry.update({"status": "warming_up", "score": None, "raw": None, "ready": False})
-    elif r.status == "ok" and r.scores is not None:
-        entry.update({"score": round(float(r.scores.score[i]), 6), "raw": round(float(r.scores.raw[i]), 6),
-                      "ready": True})
-        if r.scores.extras and r.scores.extras[i]:
-            entry["detail"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in r.scores.extras[i].items()}
-    else:
-        entry.update({"score": None, "raw": None, "ready": False, "error": r.error})
-    return entry
-
-
 def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
-    events, outputs, routes = state["events"], state["outputs"], state["routes"]
+    events, routes, table = state["events"], state["routes"], state["table"]
     combined, rulings, slm, bundle = state["combined"], state["rulings"], state["slm"], state["bundle"]
     created = now_iso()
+    rounded = table.rounded()
     out = []
     for i, ev in enumerate(events):
         ruling = rulings[i]
@@ -40,7 +26,7 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
             "event_ts": ev.ts, "request_id": ev.request_id, "batch_id": state["batch_id"],
             "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
             "action": ruling.action, "disagreement": combined[i]["disagreement"], "inputs": ev.inputs_json(),
-            "models": [model_entry(r, i) for r in outputs.values()],
+            "models": table.entries(i, rounded),
             "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"]},
             "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
             "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from models.base import TrainingSet
 from models.detectors.sklearn_base import SklearnDetector
 from models.forest import compile_isolation_forest, isolation_score_samples
 
@@ -25,16 +23,13 @@ class IsolationForestModel(SklearnDetector):
             n_jobs=1,
         )
 
-    def _fit(self, data: TrainingSet) -> np.ndarray:
-        self._compiled = None
-        return super()._fit(data)
+    def _compile(self) -> Any:
+        return _CompiledIsolationForest(*compile_isolation_forest(self.estimator_))
 
-    def _raw(self, X: np.ndarray) -> np.ndarray:
-        if getattr(self, "_compiled", None) is None:
-            self._compiled = compile_isolation_forest(self.estimator_)
-        forest, denominator = self._compiled
-        return -isolation_score_samples(forest, denominator, X)
 
-    def _load(self, directory: Path, meta: dict[str, Any]) -> None:
-        super()._load(directory, meta)
-        self._compiled = compile_isolation_forest(self.estimator_)
+class _CompiledIsolationForest:
+    def __init__(self, forest: Any, denominator: float) -> None:
+        self.forest, self.denominator = forest, denominator
+
+    def score_samples(self, X: np.ndarray) -> np.ndarray:
+        return isolation_score_samples(self.forest, self.denominator, X)

@@ -19,3 +19,8 @@ class LocalOutlierFactorModel(SklearnDetector):
         return make_pipeline(
             StandardScaler(), LocalOutlierFactor(n_neighbors=int(self.params.get("n_neighbors", 20)), novelty=True)
         )
+
+    def _compile(self) -> Any:
+        from models.fast_paths import FastLOF
+
+        return FastLOF(self.estimator_)

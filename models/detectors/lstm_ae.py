@@ -38,11 +38,12 @@ class LstmAutoencoderModel(Detector):
         self.net_ = torch_nets.build_autoencoder(int(self.params.get("hidden", 16)))
         x = np.clip(w[train_idx] * self.scale_, -20, 20)
         self.losses_ = torch_nets.train(self.net_, x, x, epochs=int(self.params.get("epochs", 5)))
+        self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict())
         return self._raw(w[held])
 
     def _raw(self, windows: np.ndarray) -> np.ndarray:
         x = np.clip(windows * self.scale_, -20, 20)
-        err = (torch_nets.predict(self.net_, x) - x) ** 2
+        err = (self.infer_(x) - x) ** 2
         return 0.5 * err.mean(axis=1) + 0.5 * err[:, -1]
 
     def raw_score(self, batch: ScoringBatch) -> np.ndarray:
@@ -58,3 +59,4 @@ class LstmAutoencoderModel(Detector):
         self.net_ = torch_nets.build_autoencoder(int(self.params.get("hidden", 16)))
         self.net_.load_state_dict(load_tensors(directory / "weights.safetensors"))
         self.net_.eval()
+        self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict())

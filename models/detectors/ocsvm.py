@@ -17,3 +17,8 @@ class OneClassSVMModel(SklearnDetector):
         from sklearn.svm import OneClassSVM
 
         return make_pipeline(StandardScaler(), OneClassSVM(nu=float(self.params.get("nu", 0.05)), gamma="scale"))
+
+    def _compile(self) -> Any:
+        from models.fast_paths import FastOCSVM
+
+        return FastOCSVM(self.estimator_)

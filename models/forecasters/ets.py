@@ -21,7 +21,7 @@ class EtsModel(LocalForecaster):
 
         if u.size < 20:
             return None
-        seasonal = season if 2 <= season and u.size >= 2 * season + 10 else 0
+        seasonal = season if season >= 2 and u.size >= 2 * season + 10 else 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

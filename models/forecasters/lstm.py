@@ -9,7 +9,6 @@ import numpy as np
 
 from models import torch_nets
 from models.base import Forecaster, RawScores, ScoringBatch, TrainingSet
-from models.forecasters.base import mase
 from models.serialization import load_tensors, save_tensors
 
 
@@ -45,7 +44,8 @@ class LstmForecasterModel(Forecaster):
         self.losses_ = torch_nets.train(
             self.net_, x[train_idx, :-1], x[train_idx, -1], epochs=int(self.params.get("epochs", 6))
         )
-        pred = torch_nets.predict(self.net_, x[held, :-1])
+        self.infer_ = torch_nets.NumpyForecaster(self.net_.state_dict())
+        pred = self.infer_(x[held, :-1])
         err = x[held, -1] - pred
         self.sigma_ = max(float(np.std(err)), 1e-6)
         naive = float(np.mean(np.abs(x[train_idx, -1] - x[train_idx, -2])))
@@ -58,7 +58,7 @@ class LstmForecasterModel(Forecaster):
     def _score(self, batch: ScoringBatch) -> RawScores:
         assert batch.windows is not None
         x = np.clip(batch.windows * self.scale_, -20, 20)
-        pred = torch_nets.predict(self.net_, x[:, :-1])
+        pred = self.infer_(x[:, :-1])
         raw = np.abs(x[:, -1] - pred) / self.sigma_
         extras = [{"forecast_u": float(p / self.scale_), "sigma_u": self.sigma_ / self.scale_} for p in pred]
         return raw, np.ones(raw.size, dtype=bool), extras, None
@@ -69,7 +69,7 @@ class LstmForecasterModel(Forecaster):
         need = len(x)
         out = []
         for _ in range(horizon):
-            nxt = float(torch_nets.predict(self.net_, np.asarray([x[-need:]]))[0])
+            nxt = float(self.infer_(np.asarray([x[-need:]]))[0])
             out.append(nxt)
             x.append(nxt)
         mean = np.asarray(out) / self.scale_
@@ -85,3 +85,4 @@ class LstmForecasterModel(Forecaster):
         self.net_ = torch_nets.build_forecaster(int(self.params.get("hidden", 16)))
         self.net_.load_state_dict(load_tensors(directory / "weights.safetensors"))
         self.net_.eval()
+        self.infer_ = torch_nets.NumpyForecaster(self.net_.state_dict())

@@ -11,8 +11,8 @@ import numpy as np
 from models.base import SeriesData
 from models.forecasters.base import LocalForecaster
 
-for _name in ("cmdstanpy", "prophet", "prophet.plot"):
-    logging.getLogger(_name).setLevel(logging.ERROR)
+logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "plotly missing": plots are not used
 
 
 def _fourier(ts: np.ndarray, period_days: float, order: int) -> np.ndarray:

@@ -80,3 +80,31 @@ def test_prophet_compact_predict_matches_prophet(taxi) -> None:  # type: ignore[
         future = np.concatenate([ts, ts[-1] + np.arange(1, 200) * 1800.0])
         ref = fitted.predict(pd.DataFrame({"ds": pd.to_datetime(future, unit="s")}))["yhat"].to_numpy()
         np.testing.assert_allclose(compact_predict(ProphetModel.compact(fitted), future), ref, rtol=1e-9, atol=1e-9)
+
+
+def test_numpy_lstms_match_torch(ops_small) -> None:  # type: ignore[no-untyped-def]
+    from models import torch_nets
+
+    x = np.clip(ops_small.windows[:300], -20, 20)
+    ae = torch_nets.build_autoencoder(16)
+    fc = torch_nets.build_forecaster(16)
+    torch_nets.train(ae, x[:100], x[:100], epochs=1)
+    torch_nets.train(fc, x[:100, :-1], x[:100, -1], epochs=1)
+    np.testing.assert_allclose(torch_nets.NumpyAutoencoder(ae.state_dict())(x), torch_nets.predict(ae, x), atol=2e-5)
+    np.testing.assert_allclose(torch_nets.NumpyForecaster(fc.state_dict())(x[:, :-1]), torch_nets.predict(fc, x[:, :-1]),
+                               atol=2e-5)
+
+
+def test_fast_lof_ocsvm_xgb_match_their_libraries(credit_small) -> None:  # type: ignore[no-untyped-def]
+    from models.fast_paths import FastLOF, FastOCSVM, FastXGB
+
+    lof, svm, xgb = create("lof"), create("ocsvm"), create("xgboost", {"n_estimators": 40})
+    for m in (lof, svm, xgb):
+        m.fit(credit_small)
+    X = credit_small.X[:700]
+    np.testing.assert_allclose(FastLOF(lof.estimator_).score_samples(X), lof.estimator_.score_samples(X), atol=1e-9)
+    np.testing.assert_allclose(FastOCSVM(svm.estimator_).score_samples(X), svm.estimator_.score_samples(X), atol=1e-9)
+    Xm = X.copy()
+    Xm[::4, 3] = np.nan  # XGBoost's missing-value branches
+    np.testing.assert_allclose(FastXGB(xgb.booster_).predict(Xm),
+                               xgb.booster_.inplace_predict(Xm.astype(np.float32)), atol=1e-5)

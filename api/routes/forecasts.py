@@ -1,0 +1,57 @@
+"""POST /v1/forecasts: point forecasts and prediction intervals per forecaster and for the ensemble."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from api.deps import StudioDep
+from api.responses import FastJSONResponse
+from models.forecasting import forecast, from_history, from_stream
+from studio.errors import ValidationFailed
+from studio.profiles import get_profile
+
+router = APIRouter(prefix="/v1", tags=["forecasts"])
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    timestamp: datetime
+    value: StrictFloat | StrictInt
+
+
+class ForecastIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"profile": "ops", "stream": "cpu-1", "horizon": 24}]})
+    profile: str
+    stream: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    history: Annotated[list[Point], Field(max_length=20000)] | None = Field(
+        None, description="forecast from these points instead of the stream's own state")
+    horizon: int = Field(24, ge=1, le=1000)
+    models: list[str] | None = None
+
+
+@router.post("/forecasts", response_class=FastJSONResponse, summary="Forecast a stream")
+async def create_forecast(body: ForecastIn, studio: StudioDep) -> Any:
+    profile = get_profile(studio.profiles, body.profile)
+    if not profile.is_stream:
+        raise ValidationFailed(f"profile {profile.name!r} is tabular: nothing to forecast")
+    rt = studio.runtimes[profile.name]
+    bundle = rt.bundle
+    if body.history is not None:
+        ts = np.array([p.timestamp.timestamp() for p in body.history], dtype=float)
+        values = np.array([float(p.value) for p in body.history], dtype=float)
+        data = await asyncio.to_thread(from_history, profile, bundle, ts, values, studio.fit_cache)
+    else:
+        if not body.stream:
+            raise ValidationFailed("give `stream` or `history`")
+        assert rt.streams is not None
+        data = from_stream(rt.streams.get_many([body.stream])[body.stream])
+    out = await asyncio.to_thread(forecast, profile, bundle, data, body.horizon, body.models)
+    out["stream"] = body.stream
+    return FastJSONResponse(out)
