@@ -9,7 +9,18 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import audit, decisions, forecasts, health, models, streams
+from api.routes import (
+    audit,
+    decisions,
+    explanations,
+    feedback,
+    forecasts,
+    health,
+    models,
+    streams,
+    watchlists,
+    webhooks,
+)
 from studio import __version__
 from studio.bootstrap import Studio, build_studio, start, stop
 from studio.metrics import Metrics
@@ -37,7 +48,10 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
                   description="LLM-supervised decision service: models as tools, a contextual-bandit router and a "
                               "deterministic governor with the last word. Every answer is audited before it is sent.")
     install_error_handlers(app)
-    for r in (decisions.router, forecasts.router, streams.router, models.router, audit.router, health.router):
+    for r in (explanations.router, webhooks.router):
+        app.include_router(r)
+    for r in (decisions.router, feedback.router, forecasts.router, streams.router, models.router, watchlists.router,
+              audit.router, health.router):
         app.include_router(r)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     app.state.settings = settings

@@ -14,6 +14,12 @@ from studio.errors import StudioError, ValidationFailed
 from studio.profiles import get_profile
 
 
+def _bind(fn: Callable[[str, int, float], None] | None, profile: str) -> Callable[[int, float], None] | None:
+    if fn is None:
+        return None
+    return lambda n, s: fn(profile, n, s)
+
+
 class DecisionRunner:
     def __init__(self, graph: Any, runtimes: dict[str, ProfileRuntime],
                  make_context: Callable[[ProfileRuntime], DecisionContext], *, max_size: int, max_wait_s: float,
@@ -23,7 +29,7 @@ class DecisionRunner:
         self.make_context = make_context
         self.batchers = {
             name: MicroBatcher(self._runner(name), max_size=max_size, max_wait_s=max_wait_s, name=name,
-                               on_batch=(lambda n, s, p=name: on_batch(p, n, s)) if on_batch else None)
+                               on_batch=_bind(on_batch, name))
             for name in runtimes
         }
 

@@ -75,13 +75,12 @@ class StreamManager:
             version = (st.fit.version + 1) if st.fit else 1
             st.fit_requested = True
             log.info("fitting stream %s/%s on %d points (%s)", self.profile.name, stream, n, reason)
-            args = (self.profile, bundle, ts, values)
-            kwargs = {"n_at_fit": st.n_seen, "version": version}
             if self.executor is None:
-                fit, states = fit_stream(*args, **kwargs)
+                fit, states = fit_stream(self.profile, bundle, ts, values, n_at_fit=st.n_seen, version=version)
                 st.set_fit(fit, states)
             else:
-                self._pending[stream] = self.executor.submit(fit_stream, *args, **kwargs)
+                self._pending[stream] = self.executor.submit(fit_stream, self.profile, bundle, ts, values,
+                                                             n_at_fit=st.n_seen, version=version)
 
     def apply_pending(self, bundle: ModelBundle) -> None:
         """Install finished background fits, catching each model state up with points seen meanwhile."""

@@ -64,25 +64,30 @@ class ScoreTable:
         except ValueError:
             return None
 
-    def entries(self, i: int, rounded: tuple[list[list[Any]], list[list[Any]]]) -> list[dict[str, Any]]:
-        """The per-model part of decision i (status, score, raw, version, latency, error, detail)."""
-        score_r, raw_r = rounded
-        out = []
-        for j, r in enumerate(self.results):
-            entry: dict[str, Any] = {"name": r.name, "family": r.family, "version": r.version, "status": r.status,
-                                     "latency_ms": round(r.latency_ms, 3)}
-            if self.ready[i, j]:
-                entry.update(score=score_r[j][i], raw=raw_r[j][i], ready=True)
-                if r.scores is not None and r.scores.extras and r.scores.extras[i]:
-                    entry["detail"] = {k: round(v, 6) if isinstance(v, float) else v
-                                       for k, v in r.scores.extras[i].items()}
-            elif self.warming[i, j]:
-                entry.update(status="warming_up", score=None, raw=None, ready=False)
-            else:
-                entry.update(score=None, raw=None, ready=False, error=r.error)
-            out.append(entry)
-        return out
+    def entry_maker(self) -> Any:
+        """A function i -> the per-model part of decision i (status, score, raw, version, latency, error,
+        detail); the per-batch work (rounding, constant fields) is done once here."""
+        s, r = np.round(self.score, 6).tolist(), np.round(self.raw, 6).tolist()
+        ready, warming = self.ready.tolist(), self.warming.tolist()
+        bases = [{"name": t.name, "family": t.family, "version": t.version, "status": t.status,
+                  "latency_ms": round(t.latency_ms, 3)} for t in self.results]
+        extras = [t.scores.extras if t.scores is not None and t.scores.extras else None for t in self.results]
+        errors = [{"score": None, "raw": None, "ready": False, "error": t.error} for t in self.results]
+        warm = {"status": "warming_up", "score": None, "raw": None, "ready": False}
 
-    def rounded(self) -> tuple[list[list[Any]], list[list[Any]]]:
-        s, r = np.round(self.score, 6), np.round(self.raw, 6)
-        return [s[:, j].tolist() for j in range(len(self.names))], [r[:, j].tolist() for j in range(len(self.names))]
+        def make(i: int) -> list[dict[str, Any]]:
+            out = []
+            for j, base in enumerate(bases):
+                e = dict(base)
+                if ready[i][j]:
+                    e["score"], e["raw"], e["ready"] = s[i][j], r[i][j], True
+                    ex = extras[j]
+                    if ex is not None and ex[i]:
+                        e["detail"] = {k: round(v, 6) if isinstance(v, float) else v  # type: ignore[assignment]
+                                       for k, v in ex[i].items()}
+                else:
+                    e.update(warm if warming[i][j] else errors[j])
+                out.append(e)
+            return out
+
+        return make

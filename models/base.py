@@ -25,6 +25,15 @@ class TrainingSet:
     order: np.ndarray | None = None  # sort key: time for stream profiles, row id for tabular
     val_from: float | None = None  # rows with order >= val_from validate; None: the last 20% by order
 
+    def take(self, idx: np.ndarray) -> TrainingSet:
+        """The same training set restricted to rows idx (series are kept whole)."""
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return TrainingSet(X=self.X[idx], feature_names=self.feature_names, y=pick(self.y), windows=pick(self.windows),
+                           series=self.series, row_stream=pick(self.row_stream), row_pos=pick(self.row_pos),
+                           order=pick(self.order), val_from=self.val_from)
+
     def split(self, fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
         """Time-ordered (train, validation) row indices."""
         n = self.X.shape[0]

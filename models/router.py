@@ -32,6 +32,19 @@ def regime_context(*, volatility: float, novelty: float, forecast_error: float, 
     ])
 
 
+def context_matrix(*, X: np.ndarray, feature_names: list[str], peg_scaled: bool, ts: np.ndarray | None,
+                   novelty: np.ndarray, forecast_error: np.ndarray) -> np.ndarray:
+    """regime_context() for many rows (the decision graph and the offline warm start use the same features)."""
+    n = X.shape[0]
+    scale = 100.0 if peg_scaled else 1.0
+    vol = X[:, feature_names.index("roll_std")] * scale if "roll_std" in feature_names else np.zeros(n)
+    level = "roll_mean" if "roll_mean" in feature_names else ("level" if "level" in feature_names else None)
+    drift = np.abs(X[:, feature_names.index(level)]) * scale if level else np.zeros(n)
+    hour = ((ts if ts is not None else np.zeros(n)) % 86400) / 3600.0
+    return np.column_stack([np.ones(n), np.tanh(vol), np.clip(novelty, 0, 1), np.tanh(forecast_error / 3.0),
+                            np.tanh(drift), np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24)])
+
+
 def reward(score: float, outcome: float) -> float:
     """1 for a confident correct score, 0 for a confident wrong one (1 - absolute error)."""
     return 1.0 - abs(float(score) - float(outcome))
@@ -45,8 +58,10 @@ class RouterState:
     artifact_format: ClassVar[str] = "json"
 
     def __init__(self, arms: list[str], *, alpha: float = 0.5, epsilon: float = 0.05, dim: int = len(CONTEXT),
-                 A: dict[str, Any] | None = None, b: dict[str, Any] | None = None, updates: int = 0) -> None:
+                 A: dict[str, Any] | None = None, b: dict[str, Any] | None = None, updates: int = 0,
+                 base: str | None = None) -> None:
         self.arms = list(arms)
+        self.base = base  # the registry version this state started from
         self.alpha = alpha
         self.epsilon = epsilon
         self.dim = dim
@@ -97,14 +112,13 @@ class RouterState:
         picks = best.copy()
         for i in np.where(draw)[0]:
             picks[i] = rng.choice(np.flatnonzero(available[i]))
-        prop = (1 - eps) * (picks == best) + eps / k_avail
-        out = []
-        for i in range(n):
-            out.append(Choice(arm=self.arms[picks[i]], propensity=float(prop[i]),
-                              explored=bool(draw[i] and picks[i] != best[i]),
-                              ucb={a: round(float(U[i, j]), 4) for j, a in enumerate(self.arms)},
-                              context=[round(float(v), 5) for v in X[i]]))
-        return out
+        prop = ((1 - eps) * (picks == best) + eps / k_avail).tolist()
+        explored = (draw & (picks != best)).tolist()
+        ucb_rows, ctx_rows = np.round(U, 4).tolist(), np.round(X, 5).tolist()
+        arms = self.arms
+        return [Choice(arm=arms[p], propensity=prop[i], explored=explored[i], ucb=dict(zip(arms, ucb_rows[i],
+                                                                                              strict=True)),
+                       context=ctx_rows[i]) for i, p in enumerate(picks.tolist())]
 
     def probabilities(self, x: np.ndarray, *, explore: bool = True) -> dict[str, float]:
         best = self.greedy(x)
@@ -134,12 +148,12 @@ class RouterState:
     def to_json(self) -> dict[str, Any]:
         return {"arms": self.arms, "alpha": self.alpha, "epsilon": self.epsilon, "dim": self.dim,
                 "A": {a: self.A[a].tolist() for a in self.arms}, "b": {a: self.b[a].tolist() for a in self.arms},
-                "updates": self.updates}
+                "updates": self.updates, "base": self.base}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RouterState:
         return cls(data["arms"], alpha=data["alpha"], epsilon=data["epsilon"], dim=data["dim"], A=data["A"],
-                   b=data["b"], updates=data.get("updates", 0))
+                   b=data["b"], updates=data.get("updates", 0), base=data.get("base"))
 
     def save(self, directory: Path) -> dict[str, Any]:
         directory.mkdir(parents=True, exist_ok=True)

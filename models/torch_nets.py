@@ -18,7 +18,7 @@ def build_autoencoder(hidden: int) -> Any:
     torch = _torch()
     nn = torch.nn
 
-    class LstmAutoencoder(nn.Module):
+    class LstmAutoencoder(nn.Module):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
             super().__init__()
             self.enc = nn.LSTM(1, hidden, batch_first=True)
@@ -38,7 +38,7 @@ def build_forecaster(hidden: int) -> Any:
     torch = _torch()
     nn = torch.nn
 
-    class LstmForecaster(nn.Module):
+    class LstmForecaster(nn.Module):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
             super().__init__()
             self.lstm = nn.LSTM(1, hidden, batch_first=True)
@@ -121,10 +121,14 @@ def _np(state: dict[str, Any], key: str) -> np.ndarray:
     return v.detach().cpu().numpy().astype(float) if hasattr(v, "detach") else np.asarray(v, dtype=float)
 
 
-class NumpyAutoencoder:
-    """Inference of build_autoencoder()'s network in numpy (no per-op dispatch cost for small batches)."""
+TORCH_FROM_ROWS = 16  # numpy wins for a few rows (no dispatch cost), torch's fused LSTM for more
 
-    def __init__(self, state: dict[str, Any]) -> None:
+
+class NumpyAutoencoder:
+    """Inference of build_autoencoder()'s network: numpy for small batches, the torch net for large ones."""
+
+    def __init__(self, state: dict[str, Any], net: Any = None) -> None:
+        self.net = net
         self.e_ih, self.e_hh = _np(state, "enc.weight_ih_l0"), _np(state, "enc.weight_hh_l0")
         self.e_b = _np(state, "enc.bias_ih_l0") + _np(state, "enc.bias_hh_l0")
         self.d_ih, self.d_hh = _np(state, "dec.weight_ih_l0"), _np(state, "dec.weight_hh_l0")
@@ -132,6 +136,8 @@ class NumpyAutoencoder:
         self.o_w, self.o_b = _np(state, "out.weight")[0], float(_np(state, "out.bias")[0])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.net is not None and x.shape[0] >= TORCH_FROM_ROWS:
+            return predict(self.net, x)
         steps = x.shape[1]
         pre = x[:, :, None] * self.e_ih[:, 0][None, None, :] + self.e_b
         _, h = _lstm(pre, self.e_hh, steps, keep_all=False)
@@ -141,14 +147,17 @@ class NumpyAutoencoder:
 
 
 class NumpyForecaster:
-    """Inference of build_forecaster()'s network in numpy."""
+    """Inference of build_forecaster()'s network: numpy for small batches, the torch net for large ones."""
 
-    def __init__(self, state: dict[str, Any]) -> None:
+    def __init__(self, state: dict[str, Any], net: Any = None) -> None:
+        self.net = net
         self.ih, self.hh = _np(state, "lstm.weight_ih_l0"), _np(state, "lstm.weight_hh_l0")
         self.b = _np(state, "lstm.bias_ih_l0") + _np(state, "lstm.bias_hh_l0")
         self.w, self.wb = _np(state, "head.weight")[0], float(_np(state, "head.bias")[0])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.net is not None and x.shape[0] >= TORCH_FROM_ROWS:
+            return predict(self.net, x)
         pre = x[:, :, None] * self.ih[:, 0][None, None, :] + self.b
         _, h = _lstm(pre, self.hh, x.shape[1], keep_all=False)
         return h @ self.w + self.wb + x[:, -1]

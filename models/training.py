@@ -46,7 +46,7 @@ def train_profile(
     start = time.perf_counter()
     data = build_profile_data(profile, data_dir, input_csv)
     names = profile.models.all()
-    steps = len(names) + (1 if profile.models.meta else 0) + 1
+    steps = len(names) + (1 if profile.models.meta else 0) + 2
     fitted: dict[str, Any] = {}
     report = TrainReport(profile=profile.name, rows=data.n_rows)
     with _progress(steps, f"train {profile.name}", progress) as bar:
@@ -57,12 +57,20 @@ def train_profile(
             report.metrics[name] = model_metrics(model, data.train)
             bar.update()
         meta_inputs: list[str] = []
+        stack = None
         if profile.models.meta:
             bar.set_postfix_str(profile.models.meta)
-            meta_model, meta_metrics, meta_inputs = fit_meta(profile, pack, data, fitted)
-            fitted[meta_model.name] = meta_model
-            report.metrics[meta_model.name] = meta_metrics
+            stack = fit_meta(profile, pack, data, fitted)
+            fitted[stack.model.name] = stack.model
+            report.metrics[stack.model.name] = stack.metrics
+            meta_inputs = stack.inputs
             bar.update()
+        bar.set_postfix_str("router")
+        router = train_router(profile, data, fitted, stack, data_dir)
+        if router is not None:
+            fitted[router.name] = router
+            report.metrics[router.name] = router.metrics_
+        bar.update()
         pipeline = FeaturePipeline(list(data.train.feature_names), data.medians, meta_inputs, names)
         fitted[pipeline.name] = pipeline
         report.metrics[pipeline.name] = {"rows": data.n_rows}
@@ -74,8 +82,26 @@ def train_profile(
             if activate:
                 registry.activate(profile.name, name, version, actor=actor, reason="trained")
         bar.update()
+    seed_baselines(profile, data, registry)
     report.seconds = round(time.perf_counter() - start, 2)
     return report
+
+
+def seed_baselines(profile: Profile, data: ProfileData, registry: ModelRegistry, days: float = 30.0) -> None:
+    """The last 30 days of each training stream become its baseline until live decisions replace it."""
+    from store import baselines
+    from store.engine import write_tx
+    from store.ids import now_iso
+
+    rows = []
+    for s in data.train.series:
+        recent = s.values[s.ts >= s.ts[-1] - days * 86400]
+        if recent.size >= 5:
+            rows.append({"profile": profile.name, "stream": s.name, "mean": float(recent.mean()),
+                         "std": float(recent.std()), "n": int(recent.size), "window_days": days,
+                         "computed_at": now_iso(), "source": "training"})
+    with write_tx(registry.engine) as conn:
+        baselines.upsert(conn, rows)
 
 
 def model_metrics(model: Any, train: TrainingSet) -> dict[str, Any]:
@@ -87,7 +113,7 @@ def model_metrics(model: Any, train: TrainingSet) -> dict[str, Any]:
         if per and all("mase" in m for m in per.values()):
             metrics["mase_median"] = round(float(np.median([m["mase"] for m in per.values()])), 4)
         raw = np.concatenate(list(getattr(model, "train_raw_", {}).values()) or [np.zeros(1)])
-        metrics["score_quantiles"] = _quantiles(model.calibrator_.transform(raw))
+        metrics["score_quantiles"] = _quantiles(model.calibrator_.transform(raw))  # type: ignore[union-attr]
         return metrics
     if model.family == "detector" or model.name == "lstm_forecaster":
         _, val = train.split()
@@ -120,7 +146,7 @@ def base_inputs(fitted: dict[str, Any], names: list[str], train: TrainingSet) ->
                 rows = np.where(train.row_stream == sidx)[0]
                 pos = train.row_pos[rows] - series.warmup
                 ok = pos >= 0
-                col[rows[ok]] = model.calibrator_.transform(raw[pos[ok]])
+                col[rows[ok]] = model.calibrator_.transform(raw[pos[ok]])  # type: ignore[union-attr]
             cols.append(col)
         else:
             cols.append(model.score(batch).score)
@@ -131,9 +157,9 @@ def math_inputs(profile: Profile, pack: RulePack, data: ProfileData) -> np.ndarr
     train = data.train
     names = meta_math_names(profile, pack)
     if not profile.is_stream:
-        rows = [dict(zip(train.feature_names, r, strict=True)) for r in train.X.tolist()]
-        q = tabular_math(pack, rows)
-        return np.array([[d[n] for n in names] for d in q], dtype=float).reshape(len(rows), len(names))
+        fields = [dict(zip(train.feature_names, r, strict=True)) for r in train.X.tolist()]
+        q = tabular_math(pack, fields)
+        return np.array([[d[n] for n in names] for d in q], dtype=float).reshape(len(fields), len(names))
     assert profile.features is not None and train.row_stream is not None and train.row_pos is not None
     out = np.zeros((train.X.shape[0], len(names)))
     for sidx, series in enumerate(train.series):
@@ -146,9 +172,53 @@ def math_inputs(profile: Profile, pack: RulePack, data: ProfileData) -> np.ndarr
     return out
 
 
+@dataclass
+class Stack:
+    model: Any
+    metrics: dict[str, Any]
+    inputs: list[str]
+    rows: np.ndarray  # training rows with out-of-fold classifier outputs
+    Z: np.ndarray  # the meta inputs of those rows
+    oof: np.ndarray  # out-of-fold classifier probabilities of every training row
+
+
+def train_router(profile: Profile, data: ProfileData, fitted: dict[str, Any], stack: Stack | None,
+                 data_dir: Path) -> Any:
+    """Warm-start the router on replayed history: labelled rows (OOF), or labelled windows for ops."""
+    from models.router_training import score_matrix, warm_start, window_labels
+
+    full = data.train
+    names = profile.models.all()
+    others = [n for n in names if fitted[n].family != "classifier"]
+    if stack is not None and full.y is not None:
+        rows = _at_most(stack.rows, ROUTER_ROWS)
+        oof, Z = stack.oof[rows], stack.Z[np.searchsorted(stack.rows, rows)]
+        meta_prob = stack.model.predict(Z)
+    else:
+        labels = full.y.astype(float) if full.y is not None else window_labels(profile, full, data_dir)
+        if labels is None:
+            return None
+        rows, oof, meta_prob = _at_most(np.arange(full.X.shape[0]), ROUTER_ROWS), None, None
+    train = full.take(rows)
+    y = train.y.astype(float) if train.y is not None else window_labels(profile, train, data_dir)
+    assert y is not None
+    S, R, fams = score_matrix(fitted, names, train, base_inputs(fitted, others, train), oof)
+    return warm_start(profile, train, np.arange(rows.size), S, R, fams, names, y, meta_prob)
+
+
+ROUTER_ROWS = 6000
+
+
+def _at_most(rows: np.ndarray, n: int) -> np.ndarray:
+    """An evenly spread, ordered subset (the warm start needs coverage, not every row)."""
+    if rows.size <= n:
+        return rows
+    return rows[np.linspace(0, rows.size - 1, n).astype(int)]
+
+
 def fit_meta(
     profile: Profile, pack: RulePack, data: ProfileData, fitted: dict[str, Any], folds: int = 5
-) -> tuple[Any, dict[str, Any], list[str]]:
+) -> Stack:
     """Stack: out-of-fold classifier probabilities + detector/forecaster scores + math signals -> XGBoost."""
     train = data.train
     assert train.y is not None and profile.models.meta
@@ -169,13 +239,15 @@ def fit_meta(
     Z = np.column_stack([oof, base_inputs(fitted, other, train), math_inputs(profile, pack, data)])
     inputs = clf_names + other + meta_math_names(profile, pack)
     rows = np.where(~np.isnan(oof).all(axis=1))[0]
+    assert train.y is not None
     sub = TrainingSet(X=Z[rows], feature_names=inputs, y=train.y[rows], order=train.order[rows] if
                       train.order is not None else None, val_from=train.val_from)
     tr, va = sub.split()
     metrics: dict[str, Any] = {"oof_rows": int(rows.size)}
+    assert sub.y is not None
     if len(np.unique(sub.y[tr])) == 2 and len(np.unique(sub.y[va])) == 2:
         probe = create(profile.models.meta).fit(TrainingSet(X=sub.X[tr], feature_names=inputs, y=sub.y[tr]))
         metrics.update(classification_metrics(sub.y[va], probe.predict(sub.X[va])))
         metrics["validation_rows"] = int(va.size)
     meta = create(profile.models.meta, profile.models.params.get(profile.models.meta)).fit(sub)
-    return meta, metrics, inputs
+    return Stack(model=meta, metrics=metrics, inputs=inputs, rows=rows, Z=Z[rows], oof=oof)

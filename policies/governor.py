@@ -30,7 +30,7 @@ class Ruling:
 
 
 def severity_from_score(p: float) -> int:
-    return int(max(0, min(10, round(10.0 * p))))
+    return int(max(0, min(10, round(10.0 * float(p)))))
 
 
 def score_action(p: float, t: Thresholds) -> str:

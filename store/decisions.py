@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, insert, select
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, insert, select
 from store import audit
 from store.audit import AuditRecord, canonical, sha256_text
 from store.engine import write_tx
+from store.explanations import ExplanationPolicy, insert_jobs
 from store.streams import StreamRepository
 from store.tables import DecisionRow
 
@@ -57,10 +59,14 @@ def audit_payload(d: dict[str, Any], sha: str) -> dict[str, Any]:
 class DecisionWriter:
     """The one writer of the decision path: a batch's decisions, audit events and stream states commit together."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, explain: ExplanationPolicy | None = None,
+                 on_jobs: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        self.explain = explain or ExplanationPolicy(llm=False)
+        self.on_jobs = on_jobs  # wakes in-process explanation workers after a commit that enqueued jobs
 
     def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str) -> None:
+        jobs = self.explain.plan(decisions)  # sets each explanation's status; jobs commit with their decisions
         rows = [to_row(d) for d in decisions]
         records = [AuditRecord(actor, "decision.recorded", "decision", d["id"], audit_payload(d, r["content_sha256"]))
                    for d, r in zip(decisions, rows, strict=True)]
@@ -70,8 +76,11 @@ class DecisionWriter:
             audit.append(conn, records)
             if stream_items:
                 StreamRepository.save(conn, profile, stream_items)
+            insert_jobs(conn, jobs)
         for d, r in zip(decisions, rows, strict=True):
             d["content_sha256"] = r["content_sha256"]
+        if jobs and self.on_jobs is not None:
+            self.on_jobs()
 
 
 def get_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:

@@ -121,3 +121,100 @@ class StreamBaselineRow(SQLModel, table=True):
     window_days: float
     computed_at: str
     source: str = "decisions"
+
+
+class RouterStateRow(SQLModel, table=True):
+    """Every version of a profile's router state (the latest serves); new versions come from feedback."""
+
+    __tablename__ = "router_states"
+
+    profile: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    created_at: str
+    reason: str
+    updates: int
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class FeedbackRow(SQLModel, table=True):
+    """An outcome for a decision (from the API or a human review); it labels the decision and rewards the router."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_profile_created", "profile", "created_at"),)
+
+    id: str = Field(primary_key=True)
+    decision_id: str = Field(index=True)
+    profile: str
+    outcome: float
+    source: str
+    actor: str
+    note: str = ""
+    arm: str
+    propensity: float
+    reward: float
+    router_version: str
+    created_at: str
+
+
+class ExplanationJobRow(SQLModel, table=True):
+    """A durable explanation job: queued -> running (leased) -> done, or failed (backoff) -> ... -> dead."""
+
+    __tablename__ = "explanation_jobs"
+    __table_args__ = (Index("ix_explanation_jobs_status_run_at", "status", "run_at"),)
+
+    id: str = Field(primary_key=True)
+    decision_id: str = Field(unique=True)
+    profile: str
+    reason: str
+    status: str = "queued"
+    attempts: int = 0
+    max_attempts: int
+    run_at: str
+    lease_owner: str | None = None
+    lease_until: str | None = None
+    last_error: str | None = None
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None
+
+
+class WebhookRow(SQLModel, table=True):
+    """A webhook subscription; `owner` is the API key id (issue 6), "default" until keys exist."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_owner", "owner", "active"),)
+
+    id: str = Field(primary_key=True)
+    owner: str
+    url: str
+    secret: str  # signs deliveries (HMAC-SHA256); shown once, at creation
+    events: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    description: str = ""
+    active: bool = True
+    created_at: str
+    deleted_at: str | None = None
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One delivery of one event to one subscription, leased and retried with backoff like explanation jobs."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status_run_at", "status", "run_at"),
+                      Index("ix_webhook_deliveries_webhook", "webhook_id", "created_at"))
+
+    id: str = Field(primary_key=True)
+    webhook_id: str
+    event: str
+    subject_id: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "queued"
+    attempts: int = 0
+    max_attempts: int
+    run_at: str
+    lease_owner: str | None = None
+    lease_until: str | None = None
+    last_error: str | None = None
+    last_status: int | None = None
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None

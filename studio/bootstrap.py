@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -46,10 +47,18 @@ class Studio:
     graph: Any = None
     runner: DecisionRunner | None = None
     fit_cache: FitCache = field(default_factory=FitCache)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+    overseer: Any = None  # studio.overseer.Overseer: LLM provider, prompts, explanation jobs
+    workers: Any = None  # studio.workers.WorkerPool (in-process explanation and webhook workers)
     started_at: float = field(default_factory=time.time)
 
+    def writer(self) -> DecisionWriter:
+        """The decision writer, with the overseer's job policy (jobs commit with their decisions)."""
+        return DecisionWriter(self.engine, explain=self.overseer.policy if self.overseer else None,
+                              on_jobs=self.workers.wake if self.workers else None)
+
     def context(self, rt: ProfileRuntime, *, actor: str = "api") -> DecisionContext:
-        return DecisionContext(runtime=rt, lookups=self.lookups, writer=DecisionWriter(self.engine),
+        return DecisionContext(runtime=rt, lookups=self.lookups, writer=self.writer(),
                                executor=self.executor, tool_timeout_s=self.settings.tool_timeout_ms / 1000.0,
                                metrics=self.metrics, actor=actor)
 
@@ -81,9 +90,18 @@ def train_missing(studio: Studio, *, progress: bool = True) -> list[str]:
 
 
 def load_router(studio: Studio, profile: Profile) -> RouterRuntime:
+    """The latest learned state (from feedback) if it grew from the active warm-started artifact, else that
+    artifact, else a fresh router."""
+    from store.router_repo import latest_state
+
     version = studio.registry.active(profile.name).get("router")
+    learned = latest_state(studio.engine, profile.name)
+    if learned is not None and learned["state"].get("base") == version:
+        return RouterRuntime(state=RouterState.from_json(learned["state"]), version=f"r{learned['version']}")
     if version is not None:
-        return RouterRuntime(state=studio.registry.load(profile.name, "router", version), version=version)
+        state = studio.registry.load(profile.name, "router", version)
+        state.base = version
+        return RouterRuntime(state=state, version=version)
     arms = list(profile.router.arms)
     return RouterRuntime(state=RouterState(arms, alpha=profile.router.alpha, epsilon=profile.router.epsilon),
                          version="untrained")
@@ -100,7 +118,7 @@ def build_runtime(studio: Studio, profile: Profile, *, streams: StreamManager | 
                         router=load_router(studio, profile), streams=streams)
     from tools.registry import profile_tools
 
-    rt.tools = profile_tools(rt, studio.lookups)
+    rt.tools = profile_tools(rt, studio.lookups, studio.engine)
     return rt
 
 
@@ -115,6 +133,9 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     for name, profile in studio.profiles.items():
         studio.runtimes[name] = build_runtime(studio, profile)
     studio.graph = build_decision_graph()
+    from studio.overseer import Overseer
+
+    studio.overseer = Overseer(settings, studio.engine, studio.profiles, studio.metrics)
     studio.runner = DecisionRunner(
         studio.graph, studio.runtimes, studio.context, max_size=settings.batch_max_size,
         max_wait_s=settings.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch)
@@ -128,13 +149,26 @@ async def start(studio: Studio) -> None:
     assert studio.runner is not None
     studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
+    if studio.overseer is not None and studio.settings.explanation_workers > 0:
+        from studio.workers import WorkerPool
+
+        studio.workers = WorkerPool(studio.overseer, workers=studio.settings.explanation_workers, name="api")
+        studio.workers.start()
+    if studio.settings.maintenance_interval_s > 0:
+        from studio import maintenance
+
+        studio.background.append(asyncio.create_task(maintenance.run(studio, studio.settings.maintenance_interval_s)))
     gc.collect()
     gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses
 
 
 async def stop(studio: Studio) -> None:
+    for task in studio.background:
+        task.cancel()
     if studio.runner is not None:
         await studio.runner.stop()
+    if studio.workers is not None:
+        await studio.workers.stop()  # a job in flight is released, not lost
     for ex in (studio.executor, studio.fit_executor):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)

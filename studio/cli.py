@@ -140,6 +140,23 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_baselines(args: argparse.Namespace) -> int:
+    from store.baselines import refresh_from_decisions
+
+    studio = _base()
+    n = refresh_from_decisions(studio.engine, window_days=args.days)
+    print(json.dumps({"baselines_refreshed": n, "window_days": args.days}))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from studio.workers import run_standalone
+
+    settings = get_settings()
+    return run_standalone(settings, workers=args.workers or max(1, settings.explanation_workers),
+                          metrics_port=args.metrics_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio", description="Gateway ML Studio: an LLM-supervised decision service.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -183,6 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--version")
     m.add_argument("--reason", default="")
     m.set_defaults(func=cmd_models)
+
+    w = sub.add_parser("worker", help="run explanation and webhook workers without the API (any number of them)")
+    w.add_argument("--workers", type=int, help="concurrent explanation jobs (default STUDIO_EXPLANATION_WORKERS)")
+    w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    w.set_defaults(func=cmd_worker)
+
+    b = sub.add_parser("baselines", help="recompute per-stream baselines (mean, volatility) from decisions")
+    b.add_argument("action", choices=["refresh"])
+    b.add_argument("--days", type=float, default=30.0)
+    b.set_defaults(func=cmd_baselines)
     return p
 
 

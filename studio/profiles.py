@@ -88,7 +88,8 @@ class Thresholds(_Strict):
 class RouterSpec(_Strict):
     arms: dict[str, list[str]]  # arm name -> families / model names it trusts ("meta" = stacker)
     alpha: float = 0.5
-    epsilon: float = 0.05
+    epsilon: float = Field(0.05, ge=0.0, le=0.5)
+    warm_start_windows: str | None = None  # labelled windows (under data/) for profiles without labels
 
 
 class Profile(_Strict):

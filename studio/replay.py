@@ -70,8 +70,8 @@ def read_events(profile: Profile, path: Path, stream: str | None, value_col: str
         for i, row in enumerate(df.to_dict("records")):
             feats = {n: (None if row.get(n) is None or (isinstance(row[n], float) and math.isnan(row[n]))
                          else float(row[n])) for n in names if n in row}
-            events.append(Event(profile=profile.name, stream=None, ts=None, value=None, features=feats, context={},
-                                index=i))
+            events.append(Event(profile=profile.name, stream=None, ts=None, value=None,
+                                features={k: v for k, v in feats.items() if v is not None}, context={}, index=i))
         keys = list(df["ID"]) if "ID" in df.columns else list(range(len(df)))
     for ev in events:
         validate_event(profile, ev)

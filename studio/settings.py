@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     batch_api_max_events: int = Field(1000, ge=1, le=10_000)
     tool_timeout_ms: float = Field(2000.0, gt=0)
     stream_refit_every: int = Field(5000, ge=0)
+    maintenance_interval_s: float = Field(300.0, ge=0.0)  # baselines refresh, router sync (0: off)
 
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -47,6 +48,17 @@ class Settings(BaseSettings):
     llm_cost_per_1k_input: float = 0.0
     llm_cost_per_1k_output: float = 0.0
     explanation_workers: int = Field(1, ge=0, le=32)
+    explanation_actions: str = "alert,critical,review"  # actions whose decisions get an overseer job
+    explanation_max_attempts: int = Field(4, ge=1, le=50)
+    explanation_backoff_s: float = Field(2.0, ge=0.0)  # doubles per attempt, capped at 300 s
+    explanation_lease_s: float = Field(60.0, gt=0.0)  # a worker that stops heart-beating loses its job after this
+    explanation_poll_s: float = Field(0.5, gt=0.0, le=60.0)
+    explanation_wait_max_ms: int = Field(60_000, ge=0)  # cap on ?explain=wait&timeout_ms= and the SSE stream
+    overseer_history: int = Field(50, ge=0, le=1000)  # recent stream decisions summarized for the overseer
+    prompt_versions: str = ""  # pins, e.g. "judge=1,explain=1"; default: the newest file of each prompt
+    webhook_timeout_s: float = Field(5.0, gt=0.0)
+    webhook_max_attempts: int = Field(6, ge=1, le=50)
+    webhook_backoff_s: float = Field(2.0, ge=0.0)
 
     admin_key_file: Path | None = None  # default <var_dir>/admin.key
     rate_limit_per_s: float = 200.0

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -32,9 +33,14 @@ class StudioTool:
         return await self.coroutine(**parsed.model_dump())
 
     def as_langchain(self) -> Any:
-        """The same tool as a LangChain StructuredTool (accepted by ToolNode and bind_tools)."""
+        """The same tool as a LangChain StructuredTool (accepted by ToolNode and bind_tools). Arguments pass the
+        same validation as ainvoke(); the result is returned as JSON text."""
         from langchain_core.tools import StructuredTool
 
+        async def call(**kwargs: Any) -> str:
+            result = await self.ainvoke(self.args_schema.model_validate(kwargs).model_dump())
+            return orjson.dumps(result, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
         return StructuredTool.from_function(
-            coroutine=self.coroutine, name=self.name, description=self.description, args_schema=self.args_schema
+            coroutine=call, name=self.name, description=self.description, args_schema=self.args_schema
         )

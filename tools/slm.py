@@ -29,6 +29,7 @@ def run_slms(rt: Any, events: list[Event], batch: ScoringBatch, lookups: Any) ->
     profile, pack = rt.profile, rt.pack
     if profile.is_stream:
         assert batch.values is not None and batch.prev is not None
+        assert batch.win_mean is not None and batch.win_std is not None
         baselines = [lookups.baseline(profile.name, e.stream) if lookups else None for e in events]
         full = batch.seen >= batch.min_seen if batch.seen is not None else None
         quantities = stream_math(profile, pack, batch.values, batch.prev, baselines, batch.win_mean, batch.win_std,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from api.deps import RequestIdDep, StudioDep
 from api.responses import FastJSONResponse
@@ -12,6 +12,7 @@ from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
 from graph.events import Event
 from store.decisions import get_decision
 from studio.errors import NotFound
+from studio.overseer import explain_wait
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 def to_event(e: EventIn, request_id: str, index: int) -> Event:
     return Event(profile=e.profile, stream=e.stream, ts=e.timestamp.timestamp() if e.timestamp else None,
                  value=float(e.value) if e.value is not None else None,
-                 features={k: (float(v) if v is not None else None) for k, v in e.features.items()},
+                 features={k: float(v) for k, v in e.features.items() if v is not None},
                  context=dict(e.context), request_id=request_id, index=index)
 
 
@@ -31,9 +32,13 @@ def public(d: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/decisions", response_model=DecisionOut, response_class=FastJSONResponse,
              summary="Decide one event (answered after the decision and its audit events committed)")
-async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep) -> Any:
+async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep,
+                 explain: Literal["wait"] | None = Query(None, description="wait for the overseer's explanation"),
+                 timeout_ms: int = Query(10_000, ge=0, description="how long explain=wait waits")) -> Any:
     assert studio.runner is not None
     [d] = await studio.runner.decide([to_event(event, request_id, 0)])
+    if explain == "wait":
+        d = {**d, "explanation": await explain_wait(studio, d, timeout_ms)}
     return FastJSONResponse(public(d))
 
 

@@ -30,9 +30,25 @@ def _database(studio: Studio) -> dict[str, Any]:
             "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
 
 
+def _overseer(studio: Studio) -> dict[str, Any]:
+    from store.explanations import JOBS
+    from store.jobs import counts_by_status
+
+    start = time.perf_counter()
+    ov = studio.overseer
+    llm = ov is not None and ov.provider is not None
+    try:
+        queue, status, error = counts_by_status(studio.engine, JOBS), "ok", None
+    except Exception as exc:  # reported, not raised
+        queue, status, error = {}, "down", f"{type(exc).__name__}: {exc}"
+    return {"name": "overseer", "status": status, "error": error, "provider": "llm" if llm else "template",
+            "model": studio.settings.llm_model if llm else None, "explanation_jobs": queue,
+            "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
+
+
 @router.get("/v1/health", response_class=FastJSONResponse, summary="Service health")
 async def health(studio: StudioDep) -> Any:
-    deps = [await asyncio.to_thread(_database, studio)]
+    deps = [await asyncio.to_thread(_database, studio), await asyncio.to_thread(_overseer, studio)]
     profiles = {}
     for name, rt in studio.runtimes.items():
         profiles[name] = {"versions": rt.bundle.versions, "not_serving": rt.bundle.failures,

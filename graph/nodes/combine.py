@@ -43,7 +43,7 @@ async def combine(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     for arm in set(arm_of.tolist()):
         rows = np.where(arm_of == arm)[0]
         members = rt.profile.router.arms[arm]
-        use_meta = "meta" in members and bundle.meta is not None
+        use_meta = "meta" in members and bundle.meta is not None and bool(table.ready[rows].any())
         cols = table.mask(ALL_FAMILIES if use_meta else members)
         trusted_cols[rows] = table.ready[rows] & cols
         spread[rows] = table.row_spread(cols)[rows]

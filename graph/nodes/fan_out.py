@@ -38,11 +38,12 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
 
     if ctx.executor is None or len(events) < ctx.inline_below:
         results = [_timed_inline(n, m, bundle.version_of(n), batch, ctx.tool_timeout_s) for n, m in bundle.models.items()]
-        results.append(run_slms(rt, events, batch, ctx.lookups))
+        slm = run_slms(rt, events, batch, ctx.lookups)
     else:
         slm_task = loop.run_in_executor(ctx.executor, run_slms, rt, events, batch, ctx.lookups)
-        results = await asyncio.gather(*(one(n, m) for n, m in bundle.models.items()), slm_task)
-    outputs: dict[str, ToolResult] = {r.name: r for r in results[:-1]}
+        results = list(await asyncio.gather(*(one(n, m) for n, m in bundle.models.items())))
+        slm = await slm_task
+    outputs: dict[str, ToolResult] = {r.name: r for r in results}
     for name, reason in bundle.failures.items():
         if name in rt.profile.models.all() and name not in outputs:
             outputs[name] = ToolResult(name, None, "unknown", "failed", error=f"not loaded: {reason}")
@@ -52,7 +53,7 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
                 batch.states[stream].model_state[res.name] = model_state
         if ctx.metrics is not None:
             ctx.metrics.model_latency(rt.profile.name, res.name, res.status, res.latency_ms)
-    return {"outputs": outputs, "slm": results[-1]}
+    return {"outputs": outputs, "slm": slm}
 
 
 def _timed_inline(name: str, model: Any, version: str | None, batch: Any, timeout_s: float) -> ToolResult:

@@ -10,24 +10,18 @@ from langgraph.runtime import Runtime
 from graph.context import DecisionContext
 from graph.state import DecisionState
 from graph.table import ScoreTable
-from models.router import regime_context
+from models.router import context_matrix
 from policies.governor import exploration_allowed, severity_from_score
 
 
 def contexts(rt: Any, batch: Any, table: ScoreTable) -> np.ndarray:
     """Regime features of every event: volatility, novelty (detectors), forecast error, drift, time of day."""
-    n = len(batch)
     fam = np.array(table.families)
-    novelty = np.nan_to_num(table.row_mean(fam == "detector"), nan=0.0)
-    fc_error = np.nan_to_num(table.row_mean(fam == "forecaster", table.raw), nan=0.0)
-    names = batch.feature_names
-    scale = 100.0 if rt.profile.is_stream and rt.profile.features.normalize == "peg" else 1.0
-    vol = batch.X[:, names.index("roll_std")] * scale if "roll_std" in names else np.zeros(n)
-    level = "roll_mean" if "roll_mean" in names else ("level" if "level" in names else None)
-    drift = np.abs(batch.X[:, names.index(level)]) * scale if level else np.zeros(n)
-    return np.array([regime_context(volatility=float(vol[i]), novelty=float(novelty[i]),
-                                    forecast_error=float(fc_error[i]), drift=float(drift[i]),
-                                    ts=float(batch.ts[i]) if batch.ts is not None else None) for i in range(n)])
+    return context_matrix(
+        X=batch.X, feature_names=batch.feature_names, ts=batch.ts,
+        peg_scaled=rt.profile.is_stream and rt.profile.features.normalize == "peg",
+        novelty=np.nan_to_num(table.row_mean(fam == "detector"), nan=0.0),
+        forecast_error=np.nan_to_num(table.row_mean(fam == "forecaster", table.raw), nan=0.0))
 
 
 async def route(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
@@ -42,7 +36,7 @@ async def route(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict
                                                                         slm[i].fired, rt.profile.thresholds)
                         for i in range(len(batch))], dtype=bool)
     available = np.column_stack([
-        np.full(len(batch), bundle.meta is not None) if a == "meta"
+        table.ready.any(axis=1) & (bundle.meta is not None) if a == "meta"
         else (table.ready[:, table.mask(rt.profile.router.arms[a])]).any(axis=1) for a in arms])
     with router.lock:
         choices = router.state.choose_many(X, router.rng, explore, available)

@@ -9,7 +9,7 @@ from models.detectors.sklearn_base import SklearnDetector
 
 class LocalOutlierFactorModel(SklearnDetector):
     name: ClassVar[str] = "lof"
-    max_fit_rows: ClassVar[int] = 5000
+    max_fit_rows: ClassVar[int] = 2500
 
     def _build(self) -> Any:
         from sklearn.neighbors import LocalOutlierFactor

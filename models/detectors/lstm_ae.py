@@ -38,7 +38,7 @@ class LstmAutoencoderModel(Detector):
         self.net_ = torch_nets.build_autoencoder(int(self.params.get("hidden", 16)))
         x = np.clip(w[train_idx] * self.scale_, -20, 20)
         self.losses_ = torch_nets.train(self.net_, x, x, epochs=int(self.params.get("epochs", 5)))
-        self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict())
+        self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict(), self.net_)
         return self._raw(w[held])
 
     def _raw(self, windows: np.ndarray) -> np.ndarray:
@@ -59,4 +59,4 @@ class LstmAutoencoderModel(Detector):
         self.net_ = torch_nets.build_autoencoder(int(self.params.get("hidden", 16)))
         self.net_.load_state_dict(load_tensors(directory / "weights.safetensors"))
         self.net_.eval()
-        self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict())
+        self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict(), self.net_)

@@ -44,7 +44,7 @@ class LstmForecasterModel(Forecaster):
         self.losses_ = torch_nets.train(
             self.net_, x[train_idx, :-1], x[train_idx, -1], epochs=int(self.params.get("epochs", 6))
         )
-        self.infer_ = torch_nets.NumpyForecaster(self.net_.state_dict())
+        self.infer_ = torch_nets.NumpyForecaster(self.net_.state_dict(), self.net_)
         pred = self.infer_(x[held, :-1])
         err = x[held, -1] - pred
         self.sigma_ = max(float(np.std(err)), 1e-6)
@@ -85,4 +85,4 @@ class LstmForecasterModel(Forecaster):
         self.net_ = torch_nets.build_forecaster(int(self.params.get("hidden", 16)))
         self.net_.load_state_dict(load_tensors(directory / "weights.safetensors"))
         self.net_.eval()
-        self.infer_ = torch_nets.NumpyForecaster(self.net_.state_dict())
+        self.infer_ = torch_nets.NumpyForecaster(self.net_.state_dict(), self.net_)

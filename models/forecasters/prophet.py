@@ -60,7 +60,7 @@ class ProphetModel(LocalForecaster):
         step = float(np.median(np.diff(ts))) if ts.size > 2 else 86400.0
         span_days = float(ts[-1] - ts[0]) / 86400.0 if ts.size > 1 else 0.0
         return Prophet(
-            growth=str(self.params.get("growth", "flat")),
+            growth=self.params.get("growth", "flat"),
             scaling="absmax",
             uncertainty_samples=0,
             daily_seasonality=bool(step < 86400 and span_days >= 2),

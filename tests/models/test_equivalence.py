@@ -91,6 +91,8 @@ def test_numpy_lstms_match_torch(ops_small) -> None:  # type: ignore[no-untyped-
     torch_nets.train(ae, x[:100], x[:100], epochs=1)
     torch_nets.train(fc, x[:100, :-1], x[:100, -1], epochs=1)
     np.testing.assert_allclose(torch_nets.NumpyAutoencoder(ae.state_dict())(x), torch_nets.predict(ae, x), atol=2e-5)
+    np.testing.assert_allclose(torch_nets.NumpyAutoencoder(ae.state_dict(), ae)(x[:5]), torch_nets.predict(ae, x[:5]),
+                               atol=2e-5)
     np.testing.assert_allclose(torch_nets.NumpyForecaster(fc.state_dict())(x[:, :-1]), torch_nets.predict(fc, x[:, :-1]),
                                atol=2e-5)
 
@@ -102,9 +104,11 @@ def test_fast_lof_ocsvm_xgb_match_their_libraries(credit_small) -> None:  # type
     for m in (lof, svm, xgb):
         m.fit(credit_small)
     X = credit_small.X[:700]
-    np.testing.assert_allclose(FastLOF(lof.estimator_).score_samples(X), lof.estimator_.score_samples(X), atol=1e-9)
-    np.testing.assert_allclose(FastOCSVM(svm.estimator_).score_samples(X), svm.estimator_.score_samples(X), atol=1e-9)
+    fast_lof, fast_svm, fast_xgb = FastLOF(lof.estimator_), FastOCSVM(svm.estimator_), FastXGB(xgb.booster_)
     Xm = X.copy()
     Xm[::4, 3] = np.nan  # XGBoost's missing-value branches
-    np.testing.assert_allclose(FastXGB(xgb.booster_).predict(Xm),
-                               xgb.booster_.inplace_predict(Xm.astype(np.float32)), atol=1e-5)
+    for rows in (slice(0, 700), *[slice(k, k + 7) for k in range(0, 700, 7)]):  # large and small batches
+        np.testing.assert_allclose(fast_lof.score_samples(X[rows]), lof.estimator_.score_samples(X[rows]), atol=1e-9)
+        np.testing.assert_allclose(fast_svm.score_samples(X[rows]), svm.estimator_.score_samples(X[rows]), atol=1e-9)
+        np.testing.assert_allclose(fast_xgb.predict(Xm[rows]),
+                                   xgb.booster_.inplace_predict(Xm[rows].astype(np.float32)), atol=1e-5)

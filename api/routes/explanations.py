@@ -1,0 +1,83 @@
+"""GET /v1/decisions/{id}/explanation and its server-sent-events stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import StudioDep
+from api.responses import FastJSONResponse
+from studio.bootstrap import Studio
+from studio.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["explanations"])
+FIELDS = ("provider", "model", "text", "notice", "verdict", "cited_models", "checks", "governor_overrode_llm",
+          "prompt_versions", "usage", "error", "completed_at")
+JOB_FIELDS = ("id", "status", "reason", "attempts", "max_attempts", "run_at", "last_error", "created_at",
+              "finished_at")
+KEEPALIVE_S = 15.0
+
+
+def view(decision_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The public shape: status pending | ready | failed, the text, the verdict and every governor check."""
+    exp, job = state["explanation"], state["job"]
+    status = exp.get("status", "ready")
+    return {"decision_id": decision_id, "status": "ready" if status == "template" else status,
+            **{k: exp.get(k) for k in FIELDS},
+            "job": {k: job[k] for k in JOB_FIELDS} if job else None,
+            "href": f"/v1/decisions/{decision_id}/explanation",
+            "stream_href": f"/v1/decisions/{decision_id}/explanation/stream"}
+
+
+def _timeout_s(studio: Studio, timeout_ms: int) -> float:
+    return min(timeout_ms, studio.settings.explanation_wait_max_ms) / 1000.0
+
+
+@router.get("/decisions/{decision_id}/explanation", response_class=FastJSONResponse,
+            summary="A decision's explanation: pending, ready or failed, with the overseer's verdict and the checks")
+async def read_explanation(decision_id: str, studio: StudioDep) -> Any:
+    state = await studio.overseer.read(decision_id)
+    if state is None:
+        raise NotFound(f"no decision {decision_id!r}")
+    return FastJSONResponse(view(decision_id, state))
+
+
+def _sse(event: str, data: Any, seq: int) -> bytes:
+    return f"event: {event}\nid: {seq}\ndata: {orjson.dumps(data).decode()}\n\n".encode()
+
+
+@router.get("/decisions/{decision_id}/explanation/stream", summary="Server-sent events until the explanation is final",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "events `explanation` (on every change), then `done` or `timeout`"}})
+async def stream_explanation(decision_id: str, studio: StudioDep,
+                             timeout_ms: int = Query(60_000, ge=0, description="give up after this long")) -> Any:
+    first = await studio.overseer.read(decision_id)
+    if first is None:
+        raise NotFound(f"no decision {decision_id!r}")
+
+    async def events() -> AsyncIterator[bytes]:
+        seq, last, last_sent = 0, None, time.monotonic()
+        final = None
+        async for state in studio.overseer.watch(decision_id, _timeout_s(studio, timeout_ms)):
+            if state is None:
+                break
+            body = view(decision_id, state)
+            if body != last:
+                seq += 1
+                last, last_sent = body, time.monotonic()
+                yield _sse("explanation", body, seq)
+            elif time.monotonic() - last_sent > KEEPALIVE_S:
+                last_sent = time.monotonic()
+                yield b": keep-alive\n\n"
+            final = body
+        done = final is not None and final["status"] in ("ready", "failed")
+        yield _sse("done" if done else "timeout", {"status": final["status"] if final else None}, seq + 1)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})

@@ -1,0 +1,54 @@
+"""POST /v1/feedback (an outcome for a decision: label + router reward) and GET /v1/router/{profile}."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import StudioDep
+from api.responses import FastJSONResponse
+from models.router import off_policy_evaluation
+from store.router_repo import feedback_logs
+from studio import feedback
+from studio.profiles import get_profile
+
+router = APIRouter(prefix="/v1", tags=["feedback and router"])
+OUTCOMES = {"incident": 1.0, "normal": 0.0, "false_positive": 0.0, "confirmed": 1.0}
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decision_id": "dec_01...", "outcome": "incident", "note": "issuer confirmed the depeg"}]})
+    decision_id: str = Field(..., min_length=4, max_length=64)
+    outcome: Literal["incident", "normal", "false_positive", "confirmed"] | float = Field(
+        description="what happened: 'incident' / 'normal' (or a probability 0..1)")
+    note: str = Field("", max_length=1000)
+
+
+@router.post("/feedback", response_class=FastJSONResponse, summary="Report what happened after a decision")
+async def post_feedback(body: FeedbackIn, studio: StudioDep) -> Any:
+    outcome = OUTCOMES[body.outcome] if isinstance(body.outcome, str) else float(body.outcome)
+    return FastJSONResponse(await feedback.record(studio, decision_id=body.decision_id, outcome=outcome,
+                                                  source="api", actor="api", note=body.note))
+
+
+@router.get("/router/{profile}", response_class=FastJSONResponse,
+            summary="The router's state and an offline evaluation of its policy")
+async def router_state(profile: str, studio: StudioDep) -> Any:
+    get_profile(studio.profiles, profile)
+    rt = studio.runtimes[profile]
+    logs = await asyncio.to_thread(feedback_logs, studio.engine, profile)
+    state = rt.router.state
+    with rt.router.lock:
+        evaluation = off_policy_evaluation(logs, state)
+        weights = {a: [round(float(v), 5) for v in state._theta[a]] for a in state.arms}
+    return FastJSONResponse({
+        "profile": profile, "version": rt.router.version, "base": state.base, "arms": state.arms,
+        "members": {a: rt.profile.router.arms[a] for a in state.arms}, "alpha": state.alpha,
+        "epsilon": state.epsilon, "updates": state.updates, "theta": weights,
+        "context_features": ["bias", "volatility", "novelty", "forecast_error", "drift", "tod_sin", "tod_cos"],
+        "offline_evaluation": {"source": "decisions with feedback (logged propensities)", **evaluation},
+    })

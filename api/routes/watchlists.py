@@ -1,0 +1,67 @@
+"""Watch-list admin API for the SQL SLM (every change audited; look-ups refresh immediately here)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import StudioDep
+from api.responses import FastJSONResponse
+from store import watchlists
+from store.ids import iso
+from studio.errors import NotFound, ValidationFailed
+from studio.profiles import get_profile
+
+router = APIRouter(prefix="/v1/watchlists", tags=["watchlists"])
+Kind = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class EntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "token", "value": "USDC", "reason": "issuer bank exposure (SVB)", "expires_at": "2026-12-31T00:00:00Z"}]})
+    kind: Kind = Field(description="a context key of the profiles (token, venue, entity, host, ...) or 'stream'")
+    value: str = Field(..., min_length=1, max_length=200)
+    reason: str = Field(..., min_length=3, max_length=500)
+    profile: str | None = None
+    expires_at: datetime | None = None
+
+
+class RemoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=500)
+
+
+@router.get("", response_class=FastJSONResponse, summary="Watch-list entries")
+async def list_entries(studio: StudioDep, kind: str | None = None, active: bool | None = True) -> Any:
+    return FastJSONResponse({"entries": await asyncio.to_thread(watchlists.entries, studio.engine, kind=kind,
+                                                                  active=active)})
+
+
+@router.post("", response_class=FastJSONResponse, status_code=201, summary="Add a watch-list entry")
+async def add_entry(body: EntryIn, studio: StudioDep) -> Any:
+    if body.profile is not None:
+        get_profile(studio.profiles, body.profile)
+    expires = None
+    if body.expires_at is not None:
+        when = body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=UTC)
+        if when <= datetime.now(UTC):
+            raise ValidationFailed("expires_at is in the past")
+        expires = iso(when)
+    row = await asyncio.to_thread(watchlists.add, studio.engine, kind=body.kind, value=body.value, reason=body.reason,
+                                  profile=body.profile, expires_at=expires, actor="api")
+    studio.lookups.invalidate()
+    return FastJSONResponse(row, status_code=201)
+
+
+@router.delete("/{entry_id}", response_class=FastJSONResponse, summary="Deactivate a watch-list entry")
+async def remove_entry(entry_id: str, studio: StudioDep, body: RemoveIn | None = None) -> Any:
+    row = await asyncio.to_thread(watchlists.deactivate, studio.engine, entry_id, actor="api",
+                                  reason=body.reason if body else "")
+    if row is None:
+        raise NotFound(f"no watch-list entry {entry_id!r}")
+    studio.lookups.invalidate()
+    return FastJSONResponse(row)

@@ -1,0 +1,86 @@
+"""Webhook subscriptions: register, list, delete, and see recent deliveries (owner "default" until API keys)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.deps import StudioDep
+from api.responses import FastJSONResponse
+from store import webhooks
+from studio.errors import NotFound, ValidationFailed
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+Event = Literal["explanation.ready", "explanation.failed"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def current_owner() -> str:
+    """Who owns a subscription. Issue 6 (API keys) replaces this with the calling key's id."""
+    return webhooks.DEFAULT_OWNER
+
+
+OwnerDep = Annotated[str, Depends(current_owner)]
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"url": "https://ops.example.com/hooks/studio", "events": ["explanation.ready"]}]})
+
+    url: str = Field(min_length=8, max_length=2000)
+    events: list[Event] = Field(default=["explanation.ready", "explanation.failed"], min_length=1, max_length=8)
+    description: str = Field("", max_length=200)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials")
+        return v
+
+
+@router.post("", status_code=201, response_class=FastJSONResponse,
+             summary="Register a webhook; the signing secret is in this response only")
+async def create_webhook(body: WebhookIn, studio: StudioDep, owner: OwnerDep) -> Any:
+    host = urlsplit(body.url).hostname or ""
+    if studio.settings.env == "prod" and body.url.startswith("http://") and host not in LOCAL_HOSTS:
+        raise ValidationFailed("webhook URLs must use https in production", details={"url": body.url})
+    row = await asyncio.to_thread(webhooks.create, studio.engine, owner=owner, url=body.url,
+                                  events=list(dict.fromkeys(body.events)), description=body.description,
+                                  actor=f"api:{owner}")
+    return FastJSONResponse(row, status_code=201)
+
+
+@router.get("", response_class=FastJSONResponse, summary="Your active webhooks (secrets are not shown)")
+async def list_webhooks(studio: StudioDep, owner: OwnerDep) -> Any:
+    return FastJSONResponse({"webhooks": await asyncio.to_thread(webhooks.listing, studio.engine, owner)})
+
+
+async def _owned(studio: Any, owner: str, webhook_id: str) -> dict[str, Any]:
+    row = await asyncio.to_thread(webhooks.get, studio.engine, webhook_id)
+    if row is None or row["owner"] != owner:
+        raise NotFound(f"no webhook {webhook_id!r}")
+    return row
+
+
+@router.get("/{webhook_id}/deliveries", response_class=FastJSONResponse, summary="Recent deliveries of a webhook")
+async def list_deliveries(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Any:
+    await _owned(studio, owner, webhook_id)
+    rows = await asyncio.to_thread(webhooks.deliveries, studio.engine, webhook_id)
+    return FastJSONResponse({"deliveries": rows})
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook (pending deliveries are dropped)")
+async def delete_webhook(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Response:
+    await _owned(studio, owner, webhook_id)
+    if not await asyncio.to_thread(webhooks.delete, studio.engine, owner=owner, webhook_id=webhook_id,
+                                   actor=f"api:{owner}"):
+        raise NotFound(f"no webhook {webhook_id!r}")
+    return Response(status_code=204)

@@ -1,0 +1,196 @@
+"""Decision benchmark: the real server on 127.0.0.1 with the default SQLite store, the `peg` profile and its
+full lineup, driven by concurrent HTTP clients. Prints one JSON line.
+
+    python -m bench.decisions        (or: make bench)
+
+single_p50_ms / single_p99_ms   concurrency 1
+concurrent_rps / concurrent_p99_ms   concurrency 64
+batch_rows_per_s               1,000-event batches over HTTP
+inproc_p50_ms                  the same single decision in-process, without HTTP or database (the floor)
+rss_mb                         the server's peak resident memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from bench.http_client import Connection, dumps
+from studio import PROJECT_ROOT
+
+STREAMS = ["USDC", "USDT", "DAI", "UST"]
+
+
+def price_paths(n: int) -> dict[str, np.ndarray]:
+    """Real daily closes of the four coins (cycled), so each stream looks like its coin."""
+    out = {}
+    for coin in STREAMS:
+        closes = pd.read_csv(PROJECT_ROOT / "data" / "stablecoin" / f"{coin}_daily.csv")["close"].to_numpy()
+        closes = closes[np.isfinite(closes) & (closes > 0.5)]
+        out[coin] = np.resize(closes, n)
+    return out
+
+
+class EventSource:
+    def __init__(self, prefix: str) -> None:
+        self.paths = price_paths(20_000)
+        self.i = {s: 0 for s in STREAMS}
+        self.prefix = prefix
+        self.t0 = 1_750_000_000
+
+    def next(self, stream: str) -> dict[str, object]:
+        i = self.i[stream]
+        self.i[stream] += 1
+        return {"profile": "peg", "stream": f"{self.prefix}-{stream}", "timestamp": self.t0 + 3600 * i,
+                "value": float(self.paths[stream][i]), "context": {"token": stream}}
+
+
+def pct(xs: list[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(xs), q)), 2)
+
+
+async def single(port: int, src: EventSource, n: int) -> list[float]:
+    c = await Connection("127.0.0.1", port).open()
+    lat = []
+    for k in range(n):
+        status, _, ms = await c.post("/v1/decisions", dumps(src.next(STREAMS[k % 4])))
+        assert status == 200, status
+        lat.append(ms)
+    await c.close()
+    return lat
+
+
+async def concurrent(port: int, src: EventSource, clients: int, seconds: float) -> tuple[float, list[float]]:
+    lat: list[float] = []
+    stop = time.perf_counter() + seconds
+    count = 0
+
+    async def worker(k: int) -> None:
+        nonlocal count
+        c = await Connection("127.0.0.1", port).open()
+        stream = STREAMS[k % 4]
+        while time.perf_counter() < stop:
+            status, _, ms = await c.post("/v1/decisions", dumps(src.next(stream)))
+            assert status == 200, status
+            lat.append(ms)
+            count += 1
+        await c.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    return count / (time.perf_counter() - start), lat
+
+
+async def batches(port: int, src: EventSource, n_batches: int) -> float:
+    c = await Connection("127.0.0.1", port).open()
+    rows, start = 0, time.perf_counter()
+    for b in range(n_batches):
+        events = [src.next(STREAMS[(b + k) % 4]) for k in range(1000)]
+        status, _, _ = await c.post("/v1/decisions:batch", dumps({"events": events}))
+        assert status == 200, status
+        rows += len(events)
+    await c.close()
+    return rows / (time.perf_counter() - start)
+
+
+async def inproc(var: Path, models: Path, n: int) -> list[float]:
+    """The same single decisions through the graph in this process, without HTTP or database."""
+    from graph.events import Event
+    from studio.bootstrap import build_studio, start, stop
+    from studio.settings import Settings
+
+    st = build_studio(Settings(var_dir=var, models_dir=models, train_on_start=False, maintenance_interval_s=0),
+                      train=False)
+    await start(st)
+    rt = st.runtimes["peg"]
+    ctx = st.context(rt)
+    ctx.writer = None
+    src = EventSource("inproc")
+    lat = []
+    for k in range(n):
+        e = src.next(STREAMS[k % 4])
+        ev = Event(profile="peg", stream=str(e["stream"]), ts=float(e["timestamp"]), value=float(e["value"]),
+                   features={}, context=dict(e["context"]))  # type: ignore[arg-type]
+        t = time.perf_counter()
+        await st.graph.ainvoke({"events": [ev], "batch_id": "bench"}, context=ctx)
+        lat.append((time.perf_counter() - t) * 1000)
+    await stop(st)
+    return lat
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def ensure_trained(var: Path) -> None:
+    from studio.bootstrap import open_base, train_missing
+    from studio.settings import Settings
+
+    st = open_base(Settings(var_dir=var, train_on_start=False))
+    train_missing(st, progress=True)
+    st.engine.dispose()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="decision benchmark (prints one JSON line)")
+    p.add_argument("--single", type=int, default=600)
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--clients", type=int, default=64)
+    p.add_argument("--batches", type=int, default=10)
+    args = p.parse_args()
+    project_var = PROJECT_ROOT / "var"
+    ensure_trained(project_var)
+    with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
+        var = Path(tmp)
+        shutil.copy(project_var / "studio.db", var / "studio.db")
+        env = {**os.environ, "STUDIO_VAR_DIR": str(var), "STUDIO_MODELS_DIR": str(project_var / "models"),
+               "STUDIO_LOG_LEVEL": "WARNING", "STUDIO_PORT": "8765", "STUDIO_MAINTENANCE_INTERVAL_S": "0"}
+        server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--no-train"], cwd=PROJECT_ROOT,
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(600):
+                try:
+                    if httpx.get("http://127.0.0.1:8765/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            src = EventSource("bench")
+            asyncio.run(single(8765, src, 200))  # warm-up: streams fitted, caches hot
+            time.sleep(3)
+            asyncio.run(single(8765, src, 8))
+            lat1 = asyncio.run(single(8765, src, args.single))
+            rps, latc = asyncio.run(concurrent(8765, src, args.clients, args.seconds))
+            rows = asyncio.run(batches(8765, src, args.batches))
+            rss = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        lat_in = asyncio.run(inproc(var, project_var / "models", args.single))
+    result = {
+        "single_p50_ms": pct(lat1, 50), "single_p99_ms": pct(lat1, 99),
+        "concurrent_rps": round(rps, 1), "concurrent_p99_ms": pct(latc, 99), "concurrent_p50_ms": pct(latc, 50),
+        "batch_rows_per_s": round(rows, 1), "inproc_p50_ms": round(statistics.median(lat_in), 2),
+        "single_over_inproc": round(pct(lat1, 50) / statistics.median(lat_in), 2), "rss_mb": rss,
+        "profile": "peg", "models": 12, "clients": args.clients, "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

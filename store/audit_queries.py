@@ -1,0 +1,45 @@
+"""Read side of the audit trail: fixed, parameterized queries with keyset (cursor) pagination."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine, and_, select
+
+from store.tables import AuditEventRow
+
+AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
+MAX_LIMIT = 500
+
+
+def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: str | None = None,
+                actor: str | None = None, action: str | None = None, since: str | None = None,
+                until: str | None = None, after_seq: int = 0, limit: int = 100,
+                descending: bool = False) -> list[dict[str, Any]]:
+    """Events matching every given filter, in sequence order, after `after_seq` (the cursor)."""
+    conds = []
+    if subject_id:
+        conds.append(AUDIT.c.subject_id == subject_id)
+    if subject_type:
+        conds.append(AUDIT.c.subject_type == subject_type)
+    if actor:
+        conds.append(AUDIT.c.actor == actor)
+    if action:
+        conds.append(AUDIT.c.action.like(action[:-1] + "%") if action.endswith("*") else AUDIT.c.action == action)
+    if since:
+        conds.append(AUDIT.c.ts >= since)
+    if until:
+        conds.append(AUDIT.c.ts < until)
+    if after_seq:
+        conds.append(AUDIT.c.seq < after_seq if descending else AUDIT.c.seq > after_seq)
+    q = select(AUDIT).where(and_(*conds)) if conds else select(AUDIT)
+    q = q.order_by(AUDIT.c.seq.desc() if descending else AUDIT.c.seq).limit(max(1, min(limit, MAX_LIMIT)))
+    with engine.connect() as conn:
+        return [public(dict(r)) for r in conn.execute(q).mappings()]
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["payload"] = json.loads(row["payload"])
+    return out

@@ -1,0 +1,121 @@
+"""The overseer's LLM provider: langchain-openai ChatOpenAI against any OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from policies.llm_schemas import response_schema
+from studio.settings import Settings
+
+log = logging.getLogger(__name__)
+PLACEHOLDER_KEY = "not-set"  # sent when no key is configured, so OPENAI_API_KEY from the environment never leaks
+
+
+@dataclass
+class LlmCall:
+    """One call's accounting: stored with the explanation and exported as metrics."""
+
+    purpose: str
+    outcome: str  # ok | timeout | http_<status> | connection | error
+    seconds: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+class LlmUnavailable(Exception):
+    """The endpoint did not answer usefully (timeout, HTTP error, connection); the job is retried later."""
+
+    def __init__(self, reason: str, call: LlmCall) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.call = call
+
+
+def _classify(exc: BaseException) -> str:
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIStatusError):
+        return f"http_{exc.status_code}"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    return "error"
+
+
+class LlmProvider:
+    """Structured calls with usage, latency and estimated cost; the API key stays inside the HTTP client."""
+
+    name = "openai-compatible"
+
+    def __init__(self, settings: Settings, metrics: Any = None) -> None:
+        from langchain_openai import ChatOpenAI
+
+        for name in ("openai", "httpx2"):  # request lines and retries: not secrets, but noise at INFO
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
+        self.model = settings.llm_model
+        self.metrics = metrics
+        self.cost_in = settings.llm_cost_per_1k_input
+        self.cost_out = settings.llm_cost_per_1k_output
+        key = settings.llm_api_key or SecretStr(PLACEHOLDER_KEY)
+        self.chat = ChatOpenAI(model=settings.llm_model, base_url=settings.llm_base_url, api_key=key,
+                               timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
+                               max_completion_tokens=settings.llm_max_tokens, temperature=0.0,
+                               use_responses_api=False)
+        self._bound: dict[type[BaseModel], Any] = {}
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"LlmProvider(model={self.model!r})"
+
+    def _structured(self, schema: type[BaseModel]) -> Any:
+        if schema not in self._bound:
+            self._bound[schema] = self.chat.with_structured_output(response_schema(schema), method="json_schema",
+                                                                  include_raw=True)
+        return self._bound[schema]
+
+    def _account(self, purpose: str, outcome: str, seconds: float, usage: dict[str, Any] | None) -> LlmCall:
+        tin = int((usage or {}).get("input_tokens") or 0)
+        tout = int((usage or {}).get("output_tokens") or 0)
+        cost = tin / 1000.0 * self.cost_in + tout / 1000.0 * self.cost_out
+        call = LlmCall(purpose=purpose, outcome=outcome, seconds=seconds, input_tokens=tin, output_tokens=tout,
+                       cost_usd=cost)
+        if self.metrics is not None:
+            self.metrics.llm_seconds.labels(purpose, outcome).observe(seconds)
+            if tin or tout:
+                self.metrics.llm_tokens.labels(purpose, "input").inc(tin)
+                self.metrics.llm_tokens.labels(purpose, "output").inc(tout)
+            if cost:
+                self.metrics.llm_cost.labels(purpose).inc(cost)
+        return call
+
+    async def structured(self, *, purpose: str, system: str, user: str, schema: type[BaseModel]) -> tuple[str, LlmCall]:
+        """(the raw text the model returned, its accounting). Parsing is the governor's job, not the client's."""
+        start = time.perf_counter()
+        try:
+            out = await self._structured(schema).ainvoke([("system", system), ("user", user)])
+        except Exception as exc:
+            outcome = _classify(exc)
+            call = self._account(purpose, outcome, time.perf_counter() - start, None)
+            log.warning("LLM %s call failed: %s (%s)", purpose, outcome, type(exc).__name__)
+            raise LlmUnavailable(f"{purpose}: {outcome}", call) from None
+        raw = out["raw"]
+        content = raw.content if isinstance(raw.content, str) else "".join(
+            p.get("text", "") if isinstance(p, dict) else str(p) for p in raw.content)
+        call = self._account(purpose, "ok", time.perf_counter() - start, raw.usage_metadata)
+        return content, call
+
+
+def make_provider(settings: Settings, metrics: Any = None) -> LlmProvider | None:
+    """The configured endpoint, or None: then the template narrator is the provider."""
+    if not settings.llm_base_url:
+        return None
+    return LlmProvider(settings, metrics)
