@@ -7,15 +7,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.auth import AuthGate
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
+from api.ratelimit import RateLimiter
 from api.routes import (
+    alerts,
     audit,
+    chat,
     decisions,
     explanations,
     feedback,
     forecasts,
     health,
+    keys,
     models,
     streams,
     watchlists,
@@ -23,6 +28,7 @@ from api.routes import (
 )
 from studio import __version__
 from studio.bootstrap import Studio, build_studio, start, stop
+from studio.keys import ensure_admin_key
 from studio.metrics import Metrics
 from studio.settings import Settings, get_settings
 
@@ -38,11 +44,17 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
         if built is None:
             built = build_studio(settings, metrics=metrics)
         app.state.studio = built
+        limiter = RateLimiter(settings.redis_url)
+        app.state.auth = AuthGate(built, limiter)
+        assert settings.admin_key_file is not None
+        ensure_admin_key(built.engine, settings.admin_key_file)  # first start: one admin key, printed once
+        await limiter.start()
         await start(built)
         try:
             yield
         finally:
             await stop(built)
+            await limiter.close()
 
     app = FastAPI(title="Gateway ML Studio", version=__version__, lifespan=lifespan,
                   description="LLM-supervised decision service: models as tools, a contextual-bandit router and a "
@@ -51,7 +63,7 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
     for r in (explanations.router, webhooks.router):
         app.include_router(r)
     for r in (decisions.router, feedback.router, forecasts.router, streams.router, models.router, watchlists.router,
-              audit.router, health.router):
+              alerts.router, audit.router, chat.router, keys.router, health.router):
         app.include_router(r)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     app.state.settings = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -38,7 +39,9 @@ def _clean_validation(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StudioError)
     async def _studio(request: Request, exc: StudioError) -> FastJSONResponse:
-        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))} if isinstance(exc, RateLimited) else None
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))} if isinstance(exc, RateLimited) else None
+        if exc.code == ErrorCode.UNAUTHENTICATED:
+            headers = {"WWW-Authenticate": 'Bearer realm="studio"'}
         return envelope(exc.status, exc.code.value, exc.message, exc.details, request_id_of(request), headers)
 
     @app.exception_handler(RequestValidationError)

@@ -32,6 +32,28 @@ from bench.http_client import Connection, dumps
 from studio import PROJECT_ROOT
 
 STREAMS = ["USDC", "USDT", "DAI", "UST"]
+API_KEY = ""  # the server's first admin key (read from its var dir once it is up)
+
+
+class AuthConnection(Connection):
+    """The benchmark's keep-alive client, sending the API key (every decision route requires one)."""
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes, float]:
+        assert self.reader is not None and self.writer is not None
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        start = time.perf_counter()
+        self.writer.write(head + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        payload = await self.reader.readexactly(length)
+        return status, payload, (time.perf_counter() - start) * 1000.0
 
 
 def price_paths(n: int) -> dict[str, np.ndarray]:
@@ -63,7 +85,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def single(port: int, src: EventSource, n: int) -> list[float]:
-    c = await Connection("127.0.0.1", port).open()
+    c = await AuthConnection("127.0.0.1", port).open()
     lat = []
     for k in range(n):
         status, _, ms = await c.post("/v1/decisions", dumps(src.next(STREAMS[k % 4])))
@@ -80,7 +102,7 @@ async def concurrent(port: int, src: EventSource, clients: int, seconds: float) 
 
     async def worker(k: int) -> None:
         nonlocal count
-        c = await Connection("127.0.0.1", port).open()
+        c = await AuthConnection("127.0.0.1", port).open()
         stream = STREAMS[k % 4]
         while time.perf_counter() < stop:
             status, _, ms = await c.post("/v1/decisions", dumps(src.next(stream)))
@@ -95,7 +117,7 @@ async def concurrent(port: int, src: EventSource, clients: int, seconds: float) 
 
 
 async def batches(port: int, src: EventSource, n_batches: int) -> float:
-    c = await Connection("127.0.0.1", port).open()
+    c = await AuthConnection("127.0.0.1", port).open()
     rows, start = 0, time.perf_counter()
     for b in range(n_batches):
         events = [src.next(STREAMS[(b + k) % 4]) for k in range(1000)]
@@ -148,6 +170,7 @@ def ensure_trained(var: Path) -> None:
 
 
 def main() -> None:
+    global API_KEY
     p = argparse.ArgumentParser(description="decision benchmark (prints one JSON line)")
     p.add_argument("--single", type=int, default=600)
     p.add_argument("--seconds", type=float, default=15.0)
@@ -160,7 +183,9 @@ def main() -> None:
         var = Path(tmp)
         shutil.copy(project_var / "studio.db", var / "studio.db")
         env = {**os.environ, "STUDIO_VAR_DIR": str(var), "STUDIO_MODELS_DIR": str(project_var / "models"),
-               "STUDIO_LOG_LEVEL": "WARNING", "STUDIO_PORT": "8765", "STUDIO_MAINTENANCE_INTERVAL_S": "0"}
+               "STUDIO_LOG_LEVEL": "WARNING", "STUDIO_PORT": "8765", "STUDIO_MAINTENANCE_INTERVAL_S": "0",
+               # the benchmark measures the decision path, not the per-key limiter
+               "STUDIO_RATE_LIMIT_PER_S": "1000000", "STUDIO_RATE_LIMIT_BURST": "1000000"}
         server = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--no-train"], cwd=PROJECT_ROOT,
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -170,6 +195,7 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
+            API_KEY = (var / "admin.key").read_text().strip()
             src = EventSource("bench")
             asyncio.run(single(8765, src, 200))  # warm-up: streams fitted, caches hot
             time.sleep(3)

@@ -43,6 +43,7 @@ class DecisionState(TypedDict, total=False):
     bundle: Any
     batch: Any
     touched: dict[str, Any]
+    pre_states: dict[str, dict[str, Any]]  # each stream's fit version and model states before this batch
     outputs: Annotated[dict[str, ToolResult], merge_dicts]
     slm: list[SlmResult]
     routes: list[dict[str, Any]]

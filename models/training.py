@@ -45,6 +45,7 @@ def train_profile(
     torch.set_num_threads(2)
     start = time.perf_counter()
     data = build_profile_data(profile, data_dir, input_csv)
+    extra = feedback_rows(profile, data, registry)
     names = profile.models.all()
     steps = len(names) + (1 if profile.models.meta else 0) + 2
     fitted: dict[str, Any] = {}
@@ -52,7 +53,8 @@ def train_profile(
     with _progress(steps, f"train {profile.name}", progress) as bar:
         for name in names:
             bar.set_postfix_str(name)
-            model = create(name, profile.models.params.get(name)).fit(data.train)
+            model = create(name, profile.models.params.get(name))
+            model.fit(with_feedback(data.train, extra) if model.family == "classifier" else data.train)
             fitted[name] = model
             report.metrics[name] = model_metrics(model, data.train)
             bar.update()
@@ -60,7 +62,7 @@ def train_profile(
         stack = None
         if profile.models.meta:
             bar.set_postfix_str(profile.models.meta)
-            stack = fit_meta(profile, pack, data, fitted)
+            stack = fit_meta(profile, pack, data, fitted, extra)
             fitted[stack.model.name] = stack.model
             report.metrics[stack.model.name] = stack.metrics
             meta_inputs = stack.inputs
@@ -73,7 +75,7 @@ def train_profile(
         bar.update()
         pipeline = FeaturePipeline(list(data.train.feature_names), data.medians, meta_inputs, names)
         fitted[pipeline.name] = pipeline
-        report.metrics[pipeline.name] = {"rows": data.n_rows}
+        report.metrics[pipeline.name] = {"rows": data.n_rows, "feedback_rows": 0 if extra is None else int(extra.y.size)}
         bar.set_postfix_str("publish")
         for name, model in fitted.items():
             version = registry.publish(profile.name, model, data_sha256=data.data_hash,
@@ -216,8 +218,57 @@ def _at_most(rows: np.ndarray, n: int) -> np.ndarray:
     return rows[np.linspace(0, rows.size - 1, n).astype(int)]
 
 
+@dataclass
+class FeedbackRows:
+    """Decisions labelled by feedback or review: their feature rows, outcomes and stored model outputs."""
+
+    X: np.ndarray
+    y: np.ndarray
+    order: np.ndarray
+    outputs: list[dict[str, Any]]
+
+
+def feedback_rows(profile: Profile, data: ProfileData, registry: ModelRegistry) -> FeedbackRows | None:
+    from store.router_repo import labelled_decisions
+
+    rows = [r for r in labelled_decisions(registry.engine, profile.name)
+            if len(r["outputs"]["replay"]["X"]) == len(data.train.feature_names)]
+    if not rows:
+        return None
+    return FeedbackRows(X=np.array([r["outputs"]["replay"]["X"] for r in rows], dtype=float),
+                        y=np.array([1 if r["outcome"] >= 0.5 else 0 for r in rows]),
+                        order=np.array([r["event_ts"] or 0.0 for r in rows], dtype=float),
+                        outputs=[r["outputs"] for r in rows])
+
+
+def with_feedback(train: TrainingSet, extra: FeedbackRows | None) -> TrainingSet:
+    """The classifiers' training set: the profile's data plus the labelled decisions (in time order)."""
+    if extra is None or train.y is None:
+        return train
+    return TrainingSet(X=np.vstack([train.X, extra.X]), feature_names=train.feature_names,
+                       y=np.concatenate([train.y, extra.y]),
+                       order=None if train.order is None else np.concatenate([train.order, extra.order]),
+                       val_from=train.val_from)
+
+
+def _feedback_meta(extra: FeedbackRows, inputs: list[str], families: dict[str, str]) -> np.ndarray:
+    """Meta inputs of labelled decisions from what they stored: classifier raw outputs, other scores, math."""
+    Z = np.full((extra.y.size, len(inputs)), np.nan)
+    for r, out in enumerate(extra.outputs):
+        models = {m["name"]: m for m in out["models"]}
+        q = out["replay"].get("q", {})
+        for k, name in enumerate(inputs):
+            m = models.get(name)
+            if m is not None and m.get("score") is not None:
+                Z[r, k] = m["raw"] if families.get(name) == "classifier" else m["score"]
+            elif name in q and isinstance(q[name], (int, float)):
+                Z[r, k] = q[name]
+    return Z
+
+
 def fit_meta(
-    profile: Profile, pack: RulePack, data: ProfileData, fitted: dict[str, Any], folds: int = 5
+    profile: Profile, pack: RulePack, data: ProfileData, fitted: dict[str, Any], extra: FeedbackRows | None = None,
+    folds: int = 5,
 ) -> Stack:
     """Stack: out-of-fold classifier probabilities + detector/forecaster scores + math signals -> XGBoost."""
     train = data.train
@@ -242,6 +293,11 @@ def fit_meta(
     assert train.y is not None
     sub = TrainingSet(X=Z[rows], feature_names=inputs, y=train.y[rows], order=train.order[rows] if
                       train.order is not None else None, val_from=train.val_from)
+    if extra is not None and sub.order is not None:
+        fams = {n: fitted[n].family for n in profile.models.all()}
+        sub = TrainingSet(X=np.vstack([sub.X, _feedback_meta(extra, inputs, fams)]), feature_names=inputs,
+                          y=np.concatenate([sub.y, extra.y]), order=np.concatenate([sub.order, extra.order]),
+                          val_from=train.val_from)
     tr, va = sub.split()
     metrics: dict[str, Any] = {"oof_rows": int(rows.size)}
     assert sub.y is not None

@@ -16,8 +16,9 @@ MAX_LIMIT = 500
 def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: str | None = None,
                 actor: str | None = None, action: str | None = None, since: str | None = None,
                 until: str | None = None, after_seq: int = 0, limit: int = 100,
-                descending: bool = False) -> list[dict[str, Any]]:
-    """Events matching every given filter, in sequence order, after `after_seq` (the cursor)."""
+                descending: bool = False, raw_payload: bool = False) -> list[dict[str, Any]]:
+    """Events matching every given filter, in sequence order, after `after_seq` (the cursor). `raw_payload`
+    keeps each payload as the canonical JSON text that was hashed (for exports that must re-verify)."""
     conds = []
     if subject_id:
         conds.append(AUDIT.c.subject_id == subject_id)
@@ -36,6 +37,8 @@ def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: 
     q = select(AUDIT).where(and_(*conds)) if conds else select(AUDIT)
     q = q.order_by(AUDIT.c.seq.desc() if descending else AUDIT.c.seq).limit(max(1, min(limit, MAX_LIMIT)))
     with engine.connect() as conn:
+        if raw_payload:
+            return [dict(r) for r in conn.execute(q).mappings()]
         return [public(dict(r)) for r in conn.execute(q).mappings()]
 
 

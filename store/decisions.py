@@ -8,14 +8,16 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from store import audit
+from store.alerts import open_or_join
 from store.audit import AuditRecord, canonical, sha256_text
 from store.engine import write_tx
 from store.explanations import ExplanationPolicy, insert_jobs
+from store.replay_inputs import save_batch_states
 from store.streams import StreamRepository
 from store.tables import DecisionRow
 
 DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
-_OUTPUT_KEYS = ("models", "combine", "quantities", "rule_errors")
+_OUTPUT_KEYS = ("models", "combine", "quantities", "rule_errors", "replay")
 
 
 def to_row(d: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +62,16 @@ class DecisionWriter:
     """The one writer of the decision path: a batch's decisions, audit events and stream states commit together."""
 
     def __init__(self, engine: Engine, explain: ExplanationPolicy | None = None,
-                 on_jobs: Callable[[], None] | None = None) -> None:
+                 on_jobs: Callable[[], None] | None = None, alert_window_s: float | None = None,
+                 on_alerts: Callable[[list[str]], None] | None = None) -> None:
         self.engine = engine
         self.explain = explain or ExplanationPolicy(llm=False)
         self.on_jobs = on_jobs  # wakes in-process explanation workers after a commit that enqueued jobs
+        self.alert_window_s = alert_window_s  # None: no alerts (replays); else the dedup window
+        self.on_alerts = on_alerts  # wakes the review triager after a commit that opened or escalated alerts
 
-    def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str) -> None:
+    def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str,
+                    batch_states: list[dict[str, Any]] | None = None) -> None:
         jobs = self.explain.plan(decisions)  # sets each explanation's status; jobs commit with their decisions
         rows = [to_row(d) for d in decisions]
         records = [AuditRecord(actor, "decision.recorded", "decision", d["id"], audit_payload(d, r["content_sha256"]))
@@ -74,13 +80,19 @@ class DecisionWriter:
             if rows:
                 conn.execute(insert(DECISIONS), rows)
             audit.append(conn, records)
+            triage = (open_or_join(conn, decisions, window_s=self.alert_window_s, actor=actor)
+                      if self.alert_window_s is not None else [])
             if stream_items:
                 StreamRepository.save(conn, profile, stream_items)
+            if batch_states:
+                save_batch_states(conn, batch_states)
             insert_jobs(conn, jobs)
         for d, r in zip(decisions, rows, strict=True):
             d["content_sha256"] = r["content_sha256"]
         if jobs and self.on_jobs is not None:
             self.on_jobs()
+        if triage and self.on_alerts is not None:
+            self.on_alerts(triage)
 
 
 def get_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:
@@ -94,3 +106,11 @@ def count_decisions(engine: Engine) -> int:
 
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(DECISIONS)).scalar_one())
+
+
+def decisions_of_batch(engine: Engine, batch_id: str) -> list[dict[str, Any]]:
+    """Every decision of one micro-batch, in the batch's order."""
+    with engine.connect() as conn:
+        rows = [from_row(dict(r)) for r in conn.execute(select(DECISIONS).where(DECISIONS.c.batch_id == batch_id))
+                .mappings()]
+    return sorted(rows, key=lambda d: (d.get("replay") or {}).get("i", 0))

@@ -68,9 +68,12 @@ def init_db(engine: Engine) -> None:
     import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     SQLModel.metadata.create_all(engine)
+    from store.readonly import create_views
+
     with write_tx(engine) as conn:
         for stmt in APPEND_ONLY_SQLITE if is_sqlite(engine) else APPEND_ONLY_PG:
             conn.execute(text(stmt))
+        create_views(conn)
 
 
 @contextmanager

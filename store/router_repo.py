@@ -61,3 +61,22 @@ def feedback_for(engine: Engine, decision_id: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(FEEDBACK).where(FEEDBACK.c.decision_id == decision_id)
                                               .order_by(FEEDBACK.c.created_at)).mappings()]
+
+
+def labelled_decisions(engine: Engine, profile: str) -> list[dict[str, Any]]:
+    """Decisions with feedback (reviews win over API outcomes; the latest of each kind): their stored model
+    inputs and outputs, and the outcome, for the next training of the classifiers and the meta-classifier."""
+    q = (select(FEEDBACK.c.decision_id, FEEDBACK.c.outcome, FEEDBACK.c.source, DECISIONS.c.outputs,
+                DECISIONS.c.event_ts, DECISIONS.c.created_at)
+         .join(DECISIONS, DECISIONS.c.id == FEEDBACK.c.decision_id)
+         .where(FEEDBACK.c.profile == profile).order_by(FEEDBACK.c.created_at))
+    latest: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(q).mappings():
+            prev = latest.get(r["decision_id"])
+            if prev is not None and prev["source"] == "review" and r["source"] != "review":
+                continue
+            if not (r["outputs"] or {}).get("replay"):
+                continue
+            latest[r["decision_id"]] = dict(r)
+    return list(latest.values())

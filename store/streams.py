@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from store.ids import now_iso
+from store.replay_inputs import save_fit
 from store.tables import StreamStateRow
 
 STREAMS = StreamStateRow.__table__  # type: ignore[attr-defined]
@@ -46,6 +47,8 @@ class StreamRepository:
         without = [(st, data) for st, data, fit in items if fit is None]
         for st, _data, _ in items:
             st.version += 1
+        for st, _data, fit in with_fit:
+            save_fit(conn, profile, st.stream, fit.version, fit.to_json())
         if with_fit:
             _upsert(conn, [{"profile": profile, "stream": st.stream, "version": st.version, "updated_at": now,
                             "state": {**data, "version": st.version}, "fit": fit.to_json()}

@@ -218,3 +218,108 @@ class WebhookDeliveryRow(SQLModel, table=True):
     created_at: str
     updated_at: str
     finished_at: str | None = None
+
+
+class BatchStreamStateRow(SQLModel, table=True):
+    """Each stream's sequential-model states before a batch: with the decisions' stored inputs and the stream
+    fit version, enough to recompute the batch exactly (decision replay)."""
+
+    __tablename__ = "batch_stream_states"
+
+    batch_id: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    profile: str
+    fit_version: int | None = None
+    model_states: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: str
+
+
+class StreamFitRow(SQLModel, table=True):
+    """Every fit a stream has had (the stream_states row keeps only the current one)."""
+
+    __tablename__ = "stream_fits"
+
+    profile: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    created_at: str
+    fit: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key: only its sha256 is stored (the key is shown once, at creation); a role; optional own limits."""
+
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True)
+    name: str
+    role: str
+    key_hash: str = Field(unique=True)
+    prefix: str  # the key's first characters, to recognise it in listings
+    created_at: str
+    created_by: str
+    revoked_at: str | None = None
+    rate_per_s: float | None = None  # None: STUDIO_RATE_LIMIT_PER_S
+    burst: int | None = None  # None: STUDIO_RATE_LIMIT_BURST
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert: opened (or joined) by alert, critical and review decisions with the same dedup key in a window."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_key_state", "dedup_key", "state", "last_seen_at"),
+                      Index("ix_alerts_state_id", "state", "id"),
+                      Index("ix_alerts_review_status", "review_status"))
+
+    id: str = Field(primary_key=True)
+    dedup_key: str
+    profile: str
+    stream: str | None = None
+    entity: str | None = None
+    rule: str
+    state: str = "open"  # open -> acknowledged -> resolved
+    resolution: str | None = None  # confirmed | dismissed | duplicate
+    action: str
+    severity: int
+    first_decision_id: str
+    last_decision_id: str
+    decision_count: int = 1
+    opened_at: str
+    last_seen_at: str
+    updated_at: str
+    acknowledged_at: str | None = None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
+    snoozed_until: str | None = None
+    snoozed_severity: int | None = None
+    escalations: int = 0
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+    duplicate_of: str | None = None
+    review_status: str = "pending"  # pending | triaging | awaiting_review | triaged | applying | done
+    review_claimed_at: str | None = None
+    approval_required: bool | None = None
+    triage: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class AlertDecisionRow(SQLModel, table=True):
+    """Which decisions opened or joined an alert."""
+
+    __tablename__ = "alert_decisions"
+
+    alert_id: str = Field(primary_key=True)
+    decision_id: str = Field(primary_key=True, index=True)
+    joined_at: str
+    action: str
+    severity: int
+    suppressed: bool = False  # joined while the alert was snoozed, at or below the snoozed severity
+
+
+class AlertCommentRow(SQLModel, table=True):
+    __tablename__ = "alert_comments"
+
+    id: str = Field(primary_key=True)
+    alert_id: str = Field(index=True)
+    author: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: str

@@ -50,12 +50,16 @@ class Studio:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     overseer: Any = None  # studio.overseer.Overseer: LLM provider, prompts, explanation jobs
     workers: Any = None  # studio.workers.WorkerPool (in-process explanation and webhook workers)
+    review: Any = None  # studio.review.ReviewService: alert review threads (checkpointed) and their triager
+    chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
     started_at: float = field(default_factory=time.time)
 
     def writer(self) -> DecisionWriter:
         """The decision writer, with the overseer's job policy (jobs commit with their decisions)."""
         return DecisionWriter(self.engine, explain=self.overseer.policy if self.overseer else None,
-                              on_jobs=self.workers.wake if self.workers else None)
+                              on_jobs=self.workers.wake if self.workers else None,
+                              alert_window_s=self.settings.alert_window_s,
+                              on_alerts=self.review.wake if self.review else None)
 
     def context(self, rt: ProfileRuntime, *, actor: str = "api") -> DecisionContext:
         return DecisionContext(runtime=rt, lookups=self.lookups, writer=self.writer(),
@@ -136,6 +140,12 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     from studio.overseer import Overseer
 
     studio.overseer = Overseer(settings, studio.engine, studio.profiles, studio.metrics)
+    from studio.review import ReviewService
+
+    studio.review = ReviewService(studio)
+    from studio.chat import ChatService
+
+    studio.chat = ChatService(studio)
     studio.runner = DecisionRunner(
         studio.graph, studio.runtimes, studio.context, max_size=settings.batch_max_size,
         max_wait_s=settings.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch)
@@ -154,6 +164,10 @@ async def start(studio: Studio) -> None:
 
         studio.workers = WorkerPool(studio.overseer, workers=studio.settings.explanation_workers, name="api")
         studio.workers.start()
+    if studio.review is not None:
+        await studio.review.start()
+    if studio.chat is not None:
+        await studio.chat.start()
     if studio.settings.maintenance_interval_s > 0:
         from studio import maintenance
 
@@ -169,6 +183,10 @@ async def stop(studio: Studio) -> None:
         await studio.runner.stop()
     if studio.workers is not None:
         await studio.workers.stop()  # a job in flight is released, not lost
+    if studio.review is not None:
+        await studio.review.stop()  # a thread paused for a person stays in the checkpointer
+    if studio.chat is not None:
+        await studio.chat.stop()
     for ex in (studio.executor, studio.fit_executor):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)

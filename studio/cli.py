@@ -1,4 +1,4 @@
-"""The `studio` command: serve, train, replay (and later forecast, models, worker, keys)."""
+"""The `studio` command: serve, train, replay, forecast, models, worker, baselines, keys."""
 
 from __future__ import annotations
 
@@ -157,6 +157,31 @@ def cmd_worker(args: argparse.Namespace) -> int:
                           metrics_port=args.metrics_port)
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from store import keys as key_store
+    from store.engine import init_db, make_engine
+    from studio import keys
+
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    if args.action == "create":
+        if not args.role:
+            raise StudioError("--role is required", details={"roles": list(keys.ROLES)})
+        secret, row = keys.create_key(engine, role=args.role, name=args.name or "", actor="cli",
+                                      rate_per_s=args.rate, burst=args.burst)
+        print(json.dumps({**row, "key": secret}))
+        print("The key is shown once and only its sha256 is stored: keep it now.", file=sys.stderr)
+    elif args.action == "list":
+        for r in key_store.listing(engine, include_revoked=args.all):
+            state = f"revoked {r['revoked_at']}" if r["revoked_at"] else "active"
+            print(f"{r['id']}  {r['role']:8s} {r['prefix']}...  {r['name']!r:24s} {r['created_at']}  {state}")
+    else:
+        if not args.key_id:
+            raise StudioError("give the id of the key to revoke (studio keys list)")
+        print(json.dumps(keys.revoke_key(engine, args.key_id, actor="cli", reason=args.reason)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio", description="Gateway ML Studio: an LLM-supervised decision service.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -205,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", type=int, help="concurrent explanation jobs (default STUDIO_EXPLANATION_WORKERS)")
     w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     w.set_defaults(func=cmd_worker)
+
+    k = sub.add_parser("keys", help="API keys: create (prints the key once), list, revoke")
+    k.add_argument("action", choices=["create", "list", "revoke"])
+    k.add_argument("key_id", nargs="?", help="revoke: the key's id (key_...)")
+    k.add_argument("--role", choices=["viewer", "analyst", "reviewer", "admin"])
+    k.add_argument("--name")
+    k.add_argument("--rate", type=float, help="the key's own rate limit, requests per second")
+    k.add_argument("--burst", type=int, help="the key's own burst")
+    k.add_argument("--all", action="store_true", help="list: include revoked keys")
+    k.add_argument("--reason", default="")
+    k.set_defaults(func=cmd_keys)
 
     b = sub.add_parser("baselines", help="recompute per-stream baselines (mean, volatility) from decisions")
     b.add_argument("action", choices=["refresh"])

@@ -113,6 +113,30 @@ class LlmProvider:
         call = self._account(purpose, "ok", time.perf_counter() - start, raw.usage_metadata)
         return content, call
 
+    async def tool_turn(self, *, purpose: str, messages: list[Any], tools: list[Any],
+                        on_token: Any = None) -> tuple[Any, LlmCall]:
+        """One assistant turn that may call tools (streamed token by token to on_token when given)."""
+        bound = self.chat.bind_tools(tools) if tools else self.chat
+        start = time.perf_counter()
+        msg: Any = None
+        try:
+            if on_token is None:
+                msg = await bound.ainvoke(messages)
+            else:
+                async for chunk in bound.astream(messages):
+                    msg = chunk if msg is None else msg + chunk
+                    text = chunk.content if isinstance(chunk.content, str) else ""
+                    if text:
+                        await on_token(text)
+                if msg is None:
+                    raise RuntimeError("the endpoint streamed nothing")
+        except Exception as exc:
+            outcome = _classify(exc)
+            call = self._account(purpose, outcome, time.perf_counter() - start, None)
+            log.warning("LLM %s call failed: %s (%s)", purpose, outcome, type(exc).__name__)
+            raise LlmUnavailable(f"{purpose}: {outcome}", call) from None
+        return msg, self._account(purpose, "ok", time.perf_counter() - start, getattr(msg, "usage_metadata", None))
+
 
 def make_provider(settings: Settings, metrics: Any = None) -> LlmProvider | None:
     """The configured endpoint, or None: then the template narrator is the provider."""

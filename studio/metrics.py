@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -27,6 +29,16 @@ class Metrics:
         self.llm_seconds = Histogram("studio_llm_seconds", "LLM call latency", ["purpose", "outcome"],
                                      buckets=LATENCY_BUCKETS, registry=r)
         self.llm_cost = Counter("studio_llm_cost_usd_total", "Estimated LLM cost in USD", ["purpose"], registry=r)
+        self.review_verdicts = Counter("studio_review_verdicts_total", "Alert review verdicts applied",
+                                       ["profile", "verdict"], registry=r)
+        self.review_precision = Gauge(
+            "studio_review_model_precision", "Per-model precision on reviewed alerts: of the reviewed decisions the "
+            "model flagged (calibrated score >= the profile's alert threshold), the share a person confirmed",
+            ["profile", "model"], registry=r)
+        self.review_flagged = Gauge("studio_review_model_flagged", "Reviewed decisions the model flagged",
+                                    ["profile", "model"], registry=r)
+        self.denied = Counter("studio_access_denied_total", "Requests refused by access control",
+                              ["status"], registry=r)
 
     def decision(self, profile: str, action: str) -> None:
         self.decisions.labels(profile, action).inc()
@@ -37,6 +49,21 @@ class Metrics:
     def batch(self, profile: str, size: int, seconds: float) -> None:
         self.batch_size.labels(profile).observe(size)
         self.batch_seconds.labels(profile).observe(seconds)
+
+    def set_review_precision(self, rows: list[dict[str, Any]], thresholds: dict[str, float]) -> None:
+        """rows: {"profile", "outcome" (1 confirmed, 0 dismissed), "scores": {model: calibrated score}}."""
+        counts: dict[tuple[str, str], list[float]] = {}
+        for r in rows:
+            cut = thresholds.get(r["profile"], 0.5)
+            for model, score in r["scores"].items():
+                c = counts.setdefault((r["profile"], model), [0.0, 0.0])
+                if score >= cut:
+                    c[0] += 1.0
+                    c[1] += r["outcome"]
+        for (profile, model), (flagged, confirmed) in counts.items():
+            self.review_flagged.labels(profile, model).set(flagged)
+            if flagged:
+                self.review_precision.labels(profile, model).set(confirmed / flagged)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

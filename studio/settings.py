@@ -61,8 +61,14 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(2.0, ge=0.0)
 
     admin_key_file: Path | None = None  # default <var_dir>/admin.key
-    rate_limit_per_s: float = 200.0
-    rate_limit_burst: int = 400
+    rate_limit_per_s: float = Field(200.0, gt=0.0)  # per API key (token bucket), unless the key has its own
+    rate_limit_burst: int = Field(400, ge=1)
+    key_cache_s: float = Field(5.0, ge=0.0)  # a revoked key is refused by other replicas within this long
+    alert_window_s: float = Field(3600.0, gt=0.0)  # a decision joins an alert with its key seen this recently
+    review_checkpoint_path: Path | None = None  # SQLite checkpointer of review threads (default <var_dir>/review.db)
+    review_poll_s: float = Field(2.0, gt=0.0, le=300.0)  # how often new alerts are triaged
+    review_explanation_wait_s: float = Field(120.0, ge=0.0)  # triage waits this long for a pending overseer verdict
+    review_label_limit: int = Field(50, ge=1, le=10_000)  # decisions of one alert labelled by its review
     train_on_start: bool = True
 
     @model_validator(mode="after")
@@ -77,6 +83,8 @@ class Settings(BaseSettings):
             self.models_dir = (PROJECT_ROOT / self.models_dir).resolve()
         if self.admin_key_file is None:
             self.admin_key_file = self.var_dir / "admin.key"
+        if self.review_checkpoint_path is None:
+            self.review_checkpoint_path = self.var_dir / "review.db"
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'studio.db'}"
         if self.env == "prod":

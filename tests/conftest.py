@@ -34,6 +34,10 @@ def trained_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from studio.settings import Settings
 
     var = tmp_path_factory.mktemp("trained-var")
+    reuse = os.environ.get("STUDIO_TEST_TRAINED_VAR")  # a local speed-up: copy an already trained var dir
+    if reuse:
+        shutil.copytree(reuse, var, dirs_exist_ok=True)
+        return var
     studio = open_base(Settings(var_dir=var, train_on_start=False))
     train_missing(studio, progress=False)
     studio.engine.dispose()

@@ -63,6 +63,8 @@ class Server:
         self.env = {**os.environ, **env, "STUDIO_PORT": str(self.port), "STUDIO_HOST": "127.0.0.1"}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = Path(env.get("STUDIO_VAR_DIR", "/tmp")) / f"server-{self.port}.log"
+        self.key_file = Path(env.get("STUDIO_ADMIN_KEY_FILE") or Path(env.get("STUDIO_VAR_DIR", "var")) / "admin.key")
+        self.admin_key: str | None = None
 
     def start(self, timeout: float = 120.0) -> Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +77,8 @@ class Server:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/v1/health", timeout=2.0).status_code in (200, 503):
+                    # the key written on the database's first start (an earlier server may have written it)
+                    self.admin_key = self.key_file.read_text().strip() if self.key_file.exists() else None
                     return self
             except httpx.HTTPError:
                 pass
@@ -92,14 +96,25 @@ class Server:
                 self.proc.wait()
         self.proc = None
 
-    def client(self, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60.0, **kw)
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization with the admin key (for plain httpx.get/post calls)."""
+        return auth(self.admin_key)
+
+    def client(self, key: str | None = "admin", **kw: Any) -> httpx.Client:
+        """An HTTP client sending the admin key by default; `key=<other key>`, or key=None for no key."""
+        headers = {**auth(self.admin_key if key == "admin" else key), **kw.pop("headers", {})}
+        return httpx.Client(base_url=self.url, timeout=60.0, headers=headers, **kw)
 
     def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def auth(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def server_env(settings: Any, database_url: str | None = None) -> dict[str, str]:

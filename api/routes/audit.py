@@ -1,19 +1,101 @@
-"""GET /v1/audit/verify: recompute the hash chain and report the first broken link."""
+"""The audit trail for auditors: query with filters and cursor pages, stream an export (JSON lines or CSV), and
+verify the hash chain (reports the first broken link)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
-from api.deps import StudioDep
+from api.deps import ReadKey, StudioDep
 from api.responses import FastJSONResponse
 from store import audit
+from store.audit_queries import MAX_LIMIT, list_events
+from store.ids import iso
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+CSV_COLUMNS = ("seq", "ts", "actor", "action", "subject_type", "subject_id", "payload", "prev_hash", "hash")
+EXPORT_BATCH = 1000
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else iso(t if t.tzinfo else t.replace(tzinfo=UTC))
+
+
+def _filters(subject_type: str | None, subject_id: str | None, actor: str | None, action: str | None,
+             since: datetime | None, until: datetime | None) -> dict[str, Any]:
+    return {"subject_type": subject_type, "subject_id": subject_id, "actor": actor, "action": action,
+            "since": _iso(since), "until": _iso(until)}
+
+
+SubjectType = Query(None, description="decision, alert, model, router, api_key, route, ...")
+SubjectId = Query(None, description="e.g. a decision or alert id")
+Actor = Query(None, description="an API key id, `api`, `overseer`, `review`, `bootstrap`, ...")
+Action = Query(None, description="exact (`alert.resolved`) or a prefix ending in * (`alert.*`)")
+Since = Query(None, description="at or after (ISO-8601)")
+Until = Query(None, description="before (ISO-8601)")
+
+
+@router.get("", response_class=FastJSONResponse, summary="Audit events matching every filter, cursor-paginated")
+async def list_audit(studio: StudioDep, key: ReadKey, subject_type: str | None = SubjectType,
+                     subject_id: str | None = SubjectId, actor: str | None = Actor, action: str | None = Action,
+                     since: datetime | None = Since, until: datetime | None = Until,
+                     order: Literal["asc", "desc"] = "asc", limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                     cursor: int | None = Query(None, ge=1, description="`next_cursor` of the previous page")) -> Any:
+    rows = await asyncio.to_thread(list_events, studio.engine, after_seq=cursor or 0, limit=limit,
+                                   descending=order == "desc",
+                                   **_filters(subject_type, subject_id, actor, action, since, until))
+    return FastJSONResponse({"events": rows, "count": len(rows),
+                             "next_cursor": rows[-1]["seq"] if len(rows) == limit else None})
+
+
+@router.get("/export", summary="Stream every matching event, oldest first, as JSON lines or CSV",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}})
+async def export(studio: StudioDep, key: ReadKey, format: Literal["jsonl", "csv"] = "jsonl",
+                 subject_type: str | None = SubjectType, subject_id: str | None = SubjectId,
+                 actor: str | None = Actor, action: str | None = Action, since: datetime | None = Since,
+                 until: datetime | None = Until) -> Any:
+    filters = _filters(subject_type, subject_id, actor, action, since, until)
+
+    async def rows() -> AsyncIterator[bytes]:
+        after = 0
+        if format == "csv":
+            yield (",".join(CSV_COLUMNS) + "\r\n").encode()
+        while True:  # keyset batches: constant memory, each batch one indexed query
+            page = await asyncio.to_thread(list_events, studio.engine, after_seq=after, limit=EXPORT_BATCH,
+                                           raw_payload=format == "csv", **filters)
+            if not page:
+                return
+            yield _encode(page, format)
+            if len(page) < EXPORT_BATCH:
+                return
+            after = page[-1]["seq"]
+
+    media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(rows(), media_type=media, headers={
+        "content-disposition": f'attachment; filename="audit-{stamp}.{format}"'})
+
+
+def _encode(page: list[dict[str, Any]], fmt: str) -> bytes:
+    if fmt == "jsonl":
+        return b"".join(orjson.dumps(r) + b"\n" for r in page)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    for r in page:  # payload: the canonical JSON text as hashed, so the export can be re-verified
+        w.writerow([r["seq"], r["ts"], r["actor"], r["action"], r["subject_type"], r["subject_id"],
+                    r["payload"], r["prev_hash"], r["hash"]])
+    return buf.getvalue().encode()
 
 
 @router.get("/verify", response_class=FastJSONResponse, summary="Verify the audit hash chain")
-async def verify(studio: StudioDep) -> Any:
+async def verify(studio: StudioDep, key: ReadKey) -> Any:
     return FastJSONResponse(await asyncio.to_thread(audit.verify, studio.engine))

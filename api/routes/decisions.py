@@ -1,16 +1,18 @@
-"""POST /v1/decisions, POST /v1/decisions:batch, GET /v1/decisions/{id}."""
+"""POST /v1/decisions, POST /v1/decisions:batch, GET /v1/decisions/{id}, its trail and its replay."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import RequestIdDep, StudioDep
+from api.deps import DecideKey, ReadKey, RequestIdDep, StudioDep
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
 from graph.events import Event
 from store.decisions import get_decision
+from studio import trail
 from studio.errors import NotFound
 from studio.overseer import explain_wait
 
@@ -32,7 +34,7 @@ def public(d: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/decisions", response_model=DecisionOut, response_class=FastJSONResponse,
              summary="Decide one event (answered after the decision and its audit events committed)")
-async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep,
+async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep, key: DecideKey,
                  explain: Literal["wait"] | None = Query(None, description="wait for the overseer's explanation"),
                  timeout_ms: int = Query(10_000, ge=0, description="how long explain=wait waits")) -> Any:
     assert studio.runner is not None
@@ -44,7 +46,7 @@ async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep,
 
 @router.post("/decisions:batch", response_model=BatchOut, response_class=FastJSONResponse,
              summary="Decide up to 1,000 events in order (one transaction per micro-batch)")
-async def decide_batch(body: BatchIn, studio: StudioDep, request_id: RequestIdDep) -> Any:
+async def decide_batch(body: BatchIn, studio: StudioDep, request_id: RequestIdDep, key: DecideKey) -> Any:
     assert studio.runner is not None
     decisions = await studio.runner.decide([to_event(e, request_id, i) for i, e in enumerate(body.events)])
     return FastJSONResponse({"decisions": [public(d) for d in decisions], "count": len(decisions)})
@@ -52,8 +54,27 @@ async def decide_batch(body: BatchIn, studio: StudioDep, request_id: RequestIdDe
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, response_class=FastJSONResponse,
             summary="A stored decision")
-async def read_decision(decision_id: str, studio: StudioDep) -> Any:
+async def read_decision(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
     d = get_decision(studio.engine, decision_id)
     if d is None:
         raise NotFound(f"no decision {decision_id!r}")
     return FastJSONResponse(public(d))
+
+
+@router.get("/decisions/{decision_id}/trail", response_class=FastJSONResponse,
+            summary="Everything that happened to a decision, in order: inputs, model versions and outputs, router "
+                    "arm, rules, governor, LLM proposals and ruling, alert and review events, feedback")
+async def read_trail(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
+    out = await asyncio.to_thread(trail.build, studio.engine, decision_id)
+    if out is None:
+        raise NotFound(f"no decision {decision_id!r}")
+    return FastJSONResponse(out)
+
+
+@router.post("/decisions/{decision_id}/replay", response_class=FastJSONResponse,
+             summary="Recompute a past decision from its stored inputs with the model versions it used and with "
+                     "today's active versions; both, with a diff (writes nothing)")
+async def replay(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
+    from studio.decision_replay import replay_decision
+
+    return FastJSONResponse(await replay_decision(studio, decision_id))

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import StudioDep
+from api.deps import ReadKey, StudioDep
 from api.responses import FastJSONResponse
 from studio.bootstrap import Studio
 from studio.errors import NotFound
@@ -40,7 +40,7 @@ def _timeout_s(studio: Studio, timeout_ms: int) -> float:
 
 @router.get("/decisions/{decision_id}/explanation", response_class=FastJSONResponse,
             summary="A decision's explanation: pending, ready or failed, with the overseer's verdict and the checks")
-async def read_explanation(decision_id: str, studio: StudioDep) -> Any:
+async def read_explanation(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
     state = await studio.overseer.read(decision_id)
     if state is None:
         raise NotFound(f"no decision {decision_id!r}")
@@ -55,7 +55,7 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "events `explanation` (on every change), then `done` or `timeout`"}})
-async def stream_explanation(decision_id: str, studio: StudioDep,
+async def stream_explanation(decision_id: str, studio: StudioDep, key: ReadKey,
                              timeout_ms: int = Query(60_000, ge=0, description="give up after this long")) -> Any:
     first = await studio.overseer.read(decision_id)
     if first is None:

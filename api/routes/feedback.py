@@ -8,7 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import StudioDep
+from api.deps import FeedbackKey, ReadKey, StudioDep
 from api.responses import FastJSONResponse
 from models.router import off_policy_evaluation
 from store.router_repo import feedback_logs
@@ -29,15 +29,15 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/feedback", response_class=FastJSONResponse, summary="Report what happened after a decision")
-async def post_feedback(body: FeedbackIn, studio: StudioDep) -> Any:
+async def post_feedback(body: FeedbackIn, studio: StudioDep, key: FeedbackKey) -> Any:
     outcome = OUTCOMES[body.outcome] if isinstance(body.outcome, str) else float(body.outcome)
     return FastJSONResponse(await feedback.record(studio, decision_id=body.decision_id, outcome=outcome,
-                                                  source="api", actor="api", note=body.note))
+                                                  source="api", actor=key.actor, note=body.note))
 
 
 @router.get("/router/{profile}", response_class=FastJSONResponse,
             summary="The router's state and an offline evaluation of its policy")
-async def router_state(profile: str, studio: StudioDep) -> Any:
+async def router_state(profile: str, studio: StudioDep, key: ReadKey) -> Any:
     get_profile(studio.profiles, profile)
     rt = studio.runtimes[profile]
     logs = await asyncio.to_thread(feedback_logs, studio.engine, profile)

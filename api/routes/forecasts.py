@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from api.deps import StudioDep
+from api.deps import DecideKey, StudioDep
 from api.responses import FastJSONResponse
 from models.forecasting import forecast, from_history, from_stream
 from studio.errors import ValidationFailed
@@ -37,7 +37,7 @@ class ForecastIn(BaseModel):
 
 
 @router.post("/forecasts", response_class=FastJSONResponse, summary="Forecast a stream")
-async def create_forecast(body: ForecastIn, studio: StudioDep) -> Any:
+async def create_forecast(body: ForecastIn, studio: StudioDep, key: DecideKey) -> Any:
     profile = get_profile(studio.profiles, body.profile)
     if not profile.is_stream:
         raise ValidationFailed(f"profile {profile.name!r} is tabular: nothing to forecast")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import StudioDep
+from api.deps import AdminKey, ReadKey, StudioDep
 from api.responses import FastJSONResponse
 from studio import model_admin
 
@@ -26,24 +26,24 @@ class ReasonIn(BaseModel):
 
 
 @router.get("", response_class=FastJSONResponse, summary="Every model version (with active/serving flags)")
-async def list_models(studio: StudioDep, profile: str | None = None) -> Any:
+async def list_models(studio: StudioDep, key: ReadKey, profile: str | None = None) -> Any:
     return FastJSONResponse({"models": model_admin.listing(studio, profile)})
 
 
 @router.post("/{profile}/{model}/promote", response_class=FastJSONResponse, summary="Activate a version (hot)")
-async def promote(profile: str, model: str, body: PromoteIn, studio: StudioDep) -> Any:
-    return FastJSONResponse(await model_admin.promote(studio, profile, model, body.version, actor="api",
+async def promote(profile: str, model: str, body: PromoteIn, studio: StudioDep, key: AdminKey) -> Any:
+    return FastJSONResponse(await model_admin.promote(studio, profile, model, body.version, actor=key.actor,
                                                       reason=body.reason))
 
 
 @router.post("/{profile}/{model}/rollback", response_class=FastJSONResponse,
              summary="Re-activate the version that served before the current one")
-async def rollback(profile: str, model: str, body: ReasonIn, studio: StudioDep) -> Any:
-    return FastJSONResponse(await model_admin.rollback(studio, profile, model, actor="api", reason=body.reason))
+async def rollback(profile: str, model: str, body: ReasonIn, studio: StudioDep, key: AdminKey) -> Any:
+    return FastJSONResponse(await model_admin.rollback(studio, profile, model, actor=key.actor, reason=body.reason))
 
 
 @router.post("/{profile}/reload", response_class=FastJSONResponse,
              summary="Load the active versions (e.g. after `studio train`) without dropping requests")
-async def reload(profile: str, studio: StudioDep, body: ReasonIn | None = None) -> Any:
-    return FastJSONResponse(await model_admin.reload(studio, profile, actor="api",
+async def reload(profile: str, studio: StudioDep, key: AdminKey, body: ReasonIn | None = None) -> Any:
+    return FastJSONResponse(await model_admin.reload(studio, profile, actor=key.actor,
                                                      reason=(body.reason if body else "") or "reload"))

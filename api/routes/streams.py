@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import StudioDep
+from api.deps import ReadKey, StudioDep
 from api.responses import FastJSONResponse
 from studio.errors import NotFound, ValidationFailed
 from studio.profiles import get_profile
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
 
 @router.get("/{profile}/{stream}", response_class=FastJSONResponse, summary="A stream's state and fit")
-async def read_stream(profile: str, stream: str, studio: StudioDep) -> Any:
+async def read_stream(profile: str, stream: str, studio: StudioDep, key: ReadKey) -> Any:
     get_profile(studio.profiles, profile)
     rt = studio.runtimes[profile]
     if rt.streams is None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import StudioDep
+from api.deps import AdminKey, ReadKey, StudioDep
 from api.responses import FastJSONResponse
 from store import watchlists
 from store.ids import iso
@@ -36,13 +36,13 @@ class RemoveIn(BaseModel):
 
 
 @router.get("", response_class=FastJSONResponse, summary="Watch-list entries")
-async def list_entries(studio: StudioDep, kind: str | None = None, active: bool | None = True) -> Any:
+async def list_entries(studio: StudioDep, key: ReadKey, kind: str | None = None, active: bool | None = True) -> Any:
     return FastJSONResponse({"entries": await asyncio.to_thread(watchlists.entries, studio.engine, kind=kind,
                                                                   active=active)})
 
 
 @router.post("", response_class=FastJSONResponse, status_code=201, summary="Add a watch-list entry")
-async def add_entry(body: EntryIn, studio: StudioDep) -> Any:
+async def add_entry(body: EntryIn, studio: StudioDep, key: AdminKey) -> Any:
     if body.profile is not None:
         get_profile(studio.profiles, body.profile)
     expires = None
@@ -52,14 +52,14 @@ async def add_entry(body: EntryIn, studio: StudioDep) -> Any:
             raise ValidationFailed("expires_at is in the past")
         expires = iso(when)
     row = await asyncio.to_thread(watchlists.add, studio.engine, kind=body.kind, value=body.value, reason=body.reason,
-                                  profile=body.profile, expires_at=expires, actor="api")
+                                  profile=body.profile, expires_at=expires, actor=key.actor)
     studio.lookups.invalidate()
     return FastJSONResponse(row, status_code=201)
 
 
 @router.delete("/{entry_id}", response_class=FastJSONResponse, summary="Deactivate a watch-list entry")
-async def remove_entry(entry_id: str, studio: StudioDep, body: RemoveIn | None = None) -> Any:
-    row = await asyncio.to_thread(watchlists.deactivate, studio.engine, entry_id, actor="api",
+async def remove_entry(entry_id: str, studio: StudioDep, key: AdminKey, body: RemoveIn | None = None) -> Any:
+    row = await asyncio.to_thread(watchlists.deactivate, studio.engine, entry_id, actor=key.actor,
                                   reason=body.reason if body else "")
     if row is None:
         raise NotFound(f"no watch-list entry {entry_id!r}")

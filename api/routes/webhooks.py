@@ -1,4 +1,4 @@
-"""Webhook subscriptions: register, list, delete, and see recent deliveries (owner "default" until API keys)."""
+"""Webhook subscriptions: register, list, delete, and see recent deliveries; each owned by the calling API key."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import StudioDep
+from api.deps import DecideKey, StudioDep
 from api.responses import FastJSONResponse
 from store import webhooks
 from studio.errors import NotFound, ValidationFailed
@@ -19,9 +19,9 @@ Event = Literal["explanation.ready", "explanation.failed"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-def current_owner() -> str:
-    """Who owns a subscription. Issue 6 (API keys) replaces this with the calling key's id."""
-    return webhooks.DEFAULT_OWNER
+def current_owner(key: DecideKey) -> str:
+    """Who owns a subscription: the calling API key (a key sees and deletes only its own webhooks)."""
+    return key.key_id
 
 
 OwnerDep = Annotated[str, Depends(current_owner)]
@@ -54,7 +54,7 @@ async def create_webhook(body: WebhookIn, studio: StudioDep, owner: OwnerDep) ->
         raise ValidationFailed("webhook URLs must use https in production", details={"url": body.url})
     row = await asyncio.to_thread(webhooks.create, studio.engine, owner=owner, url=body.url,
                                   events=list(dict.fromkeys(body.events)), description=body.description,
-                                  actor=f"api:{owner}")
+                                  actor=owner)
     return FastJSONResponse(row, status_code=201)
 
 
@@ -81,6 +81,6 @@ async def list_deliveries(webhook_id: str, studio: StudioDep, owner: OwnerDep) -
 async def delete_webhook(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Response:
     await _owned(studio, owner, webhook_id)
     if not await asyncio.to_thread(webhooks.delete, studio.engine, owner=owner, webhook_id=webhook_id,
-                                   actor=f"api:{owner}"):
+                                   actor=owner):
         raise NotFound(f"no webhook {webhook_id!r}")
     return Response(status_code=204)

@@ -33,22 +33,29 @@ def meta_matrix(inputs: list[str], table: ScoreTable, quantities: list[dict[str,
 
 async def combine(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
     rt = runtime.context.runtime
-    routes, slm, bundle, table = state["routes"], state["slm"], state["bundle"], state["table"]
-    n = len(routes)
+    arms = [r["arm"] for r in state["routes"]]
+    return {"combined": combine_rows(rt.profile, state["bundle"], state["table"], arms,
+                                     [s.quantities for s in state["slm"]])}
+
+
+def combine_rows(profile: Any, bundle: Any, table: ScoreTable, arms: list[str],
+                 quantities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score, severity, trusted models and disagreement of each row under the arm chosen for it."""
+    n = len(arms)
     score = np.zeros(n)
     spread = np.zeros(n)
     method = ["mean_of_trusted"] * n
     trusted_cols = np.zeros((n, len(table.names)), dtype=bool)
-    arm_of = np.array([r["arm"] for r in routes])
-    for arm in set(arm_of.tolist()):
+    arm_of = np.array(arms)
+    for arm in set(arms):
         rows = np.where(arm_of == arm)[0]
-        members = rt.profile.router.arms[arm]
+        members = profile.router.arms[arm]
         use_meta = "meta" in members and bundle.meta is not None and bool(table.ready[rows].any())
         cols = table.mask(ALL_FAMILIES if use_meta else members)
         trusted_cols[rows] = table.ready[rows] & cols
         spread[rows] = table.row_spread(cols)[rows]
         if use_meta:
-            Z = meta_matrix(bundle.pipeline.meta_inputs, table, [s.quantities for s in slm], rows)
+            Z = meta_matrix(bundle.pipeline.meta_inputs, table, quantities, rows)
             score[rows] = np.clip(bundle.meta.predict(Z), 0.0, 1.0)
             for i in rows:
                 method[i] = "meta"
@@ -60,4 +67,4 @@ async def combine(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
         combined.append({"score": s, "method": method[i], "severity": severity_from_score(s),
                          "trusted": [table.names[j] for j in np.flatnonzero(trusted_cols[i])],
                          "disagreement": round(float(spread[i]), 4)})
-    return {"combined": combined}
+    return combined

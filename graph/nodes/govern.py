@@ -13,11 +13,14 @@ from policies.governor import govern as rule
 
 async def govern(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
     rt = runtime.context.runtime
-    combined, slm, table = state["combined"], state["slm"], state["table"]
-    expected = len(rt.profile.models.all())
+    return {"rulings": govern_rows(rt.profile, state["combined"], [s.fired for s in state["slm"]], state["table"])}
+
+
+def govern_rows(profile: Any, combined: list[dict[str, Any]], fired: list[list[dict[str, Any]]],
+                table: Any) -> list[Any]:
+    expected = len(profile.models.all())
     answered = table.ready.sum(axis=1)
     warming = table.warming.sum(axis=1)
-    rulings = [rule(score=c["score"], disagreement=c["disagreement"], thresholds=rt.profile.thresholds,
-                    fired_rules=slm[i].fired, answered=int(answered[i]), expected=expected - int(warming[i]))
-               for i, c in enumerate(combined)]
-    return {"rulings": rulings}
+    return [rule(score=c["score"], disagreement=c["disagreement"], thresholds=profile.thresholds,
+                 fired_rules=fired[i], answered=int(answered[i]), expected=expected - int(warming[i]))
+            for i, c in enumerate(combined)]

@@ -18,6 +18,7 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
     combined, rulings, slm, bundle = state["combined"], state["rulings"], state["slm"], state["bundle"]
     created = now_iso()
     entries = table.entry_maker()
+    inputs = replay_inputs(state["batch"])
     out = []
     for i, ev in enumerate(events):
         ruling = rulings[i]
@@ -31,11 +32,27 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
             "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
             "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,
             "governor": ruling.to_json(), "model_versions": dict(bundle.versions),
+            "replay": {**inputs[i], "q": slm[i].quantities},
         }
         d["explanation"] = {"status": "template", "provider": PROVIDER, "text": narrate(d), "notice": NOTICE,
                             "href": f"/v1/decisions/{d['id']}/explanation"}
         out.append(d)
     return out
+
+
+def replay_inputs(batch: Any) -> list[dict[str, Any]]:
+    """Each row's exact model inputs (full precision), so the batch can be recomputed later."""
+    cols: dict[str, list[Any]] = {"X": batch.X.tolist()}
+    if batch.windows is not None:
+        cols.update(w=batch.windows.tolist(), u=batch.u.tolist(), v=batch.values.tolist(), ts=batch.ts.tolist(),
+                    prev=batch.prev.tolist(), wm=batch.win_mean.tolist(), ws=batch.win_std.tolist(),
+                    seen=batch.seen.tolist())
+    return [{"i": i, **{k: v[i] for k, v in cols.items()}} for i in range(len(batch))]
+
+
+def batch_state_rows(state: DecisionState, profile: str) -> list[dict[str, Any]]:
+    return [{"batch_id": state["batch_id"], "stream": s, "profile": profile, "fit_version": p["fit_version"],
+             "model_states": p["model_states"]} for s, p in (state.get("pre_states") or {}).items()]
 
 
 async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
@@ -45,7 +62,8 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     touched = state.get("touched") or {}
     if ctx.writer is not None:
         items = rt.streams.dirty_rows(touched) if rt.streams is not None else []
-        await asyncio.to_thread(ctx.writer.write_batch, rt.profile.name, decisions, items, ctx.actor)
+        await asyncio.to_thread(ctx.writer.write_batch, rt.profile.name, decisions, items, ctx.actor,
+                                batch_state_rows(state, rt.profile.name))
     if rt.streams is not None:
         rt.streams.mark_clean(touched)
         rt.streams.after_batch(touched, state["bundle"])

@@ -24,6 +24,13 @@ def contexts(rt: Any, batch: Any, table: ScoreTable) -> np.ndarray:
         forecast_error=np.nan_to_num(table.row_mean(fam == "forecaster", table.raw), nan=0.0))
 
 
+def available_arms(profile: Any, arms: list[str], bundle: Any, table: ScoreTable) -> np.ndarray:
+    """rows x arms: an arm is available when one of its models answered (meta: any model, and a meta model)."""
+    return np.column_stack([
+        table.ready.any(axis=1) & (bundle.meta is not None) if a == "meta"
+        else (table.ready[:, table.mask(profile.router.arms[a])]).any(axis=1) for a in arms])
+
+
 async def route(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
     rt = runtime.context.runtime
     batch, slm, bundle = state["batch"], state["slm"], state["bundle"]
@@ -35,9 +42,7 @@ async def route(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict
     explore = np.array([runtime.context.explore and exploration_allowed(severity_from_score(float(overall[i])),
                                                                         slm[i].fired, rt.profile.thresholds)
                         for i in range(len(batch))], dtype=bool)
-    available = np.column_stack([
-        table.ready.any(axis=1) & (bundle.meta is not None) if a == "meta"
-        else (table.ready[:, table.mask(rt.profile.router.arms[a])]).any(axis=1) for a in arms])
+    available = available_arms(rt.profile, arms, bundle, table)
     with router.lock:
         choices = router.state.choose_many(X, router.rng, explore, available)
     routes = [{"arm": c.arm, "propensity": round(c.propensity, 6), "explored": c.explored,

@@ -62,11 +62,11 @@ def test_two_servers_one_postgres_chain(settings, pg_url: str) -> None:  # type:
                 "LIMIT_BAL": 50000.0 + k, "PAY_0": 0, "PAY_2": 0, "PAY_3": 0, "PAY_4": 0, "PAY_5": 0, "PAY_6": 0,
                 "BILL_AMT1": 1000, "BILL_AMT2": 1000, "BILL_AMT3": 1000, "BILL_AMT4": 1000, "BILL_AMT5": 1000,
                 "BILL_AMT6": 1000, "PAY_AMT1": 100, "PAY_AMT2": 100, "PAY_AMT3": 100, "PAY_AMT4": 100,
-                "PAY_AMT5": 100, "PAY_AMT6": 100}}, timeout=60)
+                "PAY_AMT5": 100, "PAY_AMT6": 100}}, timeout=60, headers=srv.headers)
             return r.status_code
 
         with ThreadPoolExecutor(16) as pool:
             codes = list(pool.map(fire, range(120)))
         assert codes == [200] * 120
-        report = httpx.get(f"{a.url}/v1/audit/verify", timeout=60).json()
+        report = httpx.get(f"{a.url}/v1/audit/verify", timeout=60, headers=a.headers).json()
     assert report["ok"] and report["checked"] >= 120

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ def decide(srv: Server, *, note: str | None = None, wait: bool = True, timeout_m
     if note is not None:
         body["context"]["note"] = note
     params = {"explain": "wait", "timeout_ms": timeout_ms} if wait else {}
-    r = httpx.post(f"{srv.url}/v1/decisions", json=body, params=params, timeout=60)
+    r = httpx.post(f"{srv.url}/v1/decisions", json=body, params=params, timeout=60, headers=srv.headers)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -72,7 +73,7 @@ def test_a_good_explanation_passes(server: Server, llm: ScriptedLLM) -> None:
         assert req["headers"]["authorization"] == f"Bearer {API_KEY}"
         assert req["body"]["max_completion_tokens"] == 600 and req["body"]["temperature"] == 0
         assert req["body"]["response_format"]["type"] == "json_schema"
-    again = httpx.get(f"{server.url}/v1/decisions/{d['id']}/explanation").json()
+    again = httpx.get(f"{server.url}/v1/decisions/{d['id']}/explanation", headers=server.headers).json()
     assert again["status"] == "ready" and again["text"] == exp["text"] and again["job"]["status"] == "done"
     events = audit_of(server.engine, d["id"])  # type: ignore[attr-defined]
     proposals = [e for e in events if e["action"] == "overseer.proposal"]
@@ -83,7 +84,7 @@ def test_a_good_explanation_passes(server: Server, llm: ScriptedLLM) -> None:
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'studio_llm_tokens_total{kind="input",purpose="judge"}' in metrics
     assert "studio_llm_cost_usd_total" in metrics and 'outcome="ok"' in metrics
-    assert httpx.get(f"{server.url}/v1/audit/verify", timeout=60).json()["ok"]
+    assert httpx.get(f"{server.url}/v1/audit/verify", timeout=60, headers=server.headers).json()["ok"]
     assert API_KEY not in server.log.read_text()
 
 
@@ -132,7 +133,7 @@ def test_an_attempt_to_downgrade_a_hard_rule_critical_is_refused(server: Server,
     exp = d["explanation"]
     assert exp["provider"] == "template" and exp["governor_overrode_llm"] is True
     assert "below the hard-rule action 'critical'" in failed_checks(exp)["hard_floor"]
-    stored = httpx.get(f"{server.url}/v1/decisions/{d['id']}").json()
+    stored = httpx.get(f"{server.url}/v1/decisions/{d['id']}", headers=server.headers).json()
     assert stored["action"] == "critical"  # advice never changes the decision
     [done] = [e for e in audit_of(server.engine, d["id"]) if e["action"] == "explanation.completed"]  # type: ignore[attr-defined]
     assert {"hard_floor", "allowed_step"} <= {c["name"] for c in done["failed_checks"]}
@@ -175,7 +176,7 @@ def test_a_timeout_is_retried_with_backoff_then_fails_to_the_template(server: Se
     actions = [e["action"] for e in audit_of(server.engine, d["id"])]  # type: ignore[attr-defined]
     assert actions.count("explanation.attempt_failed") == 1 and actions.count("explanation.failed") == 1
     assert 'outcome="timeout"' in httpx.get(f"{server.url}/metrics").text
-    view = httpx.get(f"{server.url}/v1/decisions/{d['id']}/explanation").json()
+    view = httpx.get(f"{server.url}/v1/decisions/{d['id']}/explanation", headers=server.headers).json()
     assert view["status"] == "failed" and view["job"]["status"] == "dead"
 
 
@@ -198,13 +199,13 @@ def test_a_500_on_every_attempt_ends_failed(server: Server, llm: ScriptedLLM) ->
 def test_quiet_decisions_keep_the_template_unless_a_caller_waits(server: Server, llm: ScriptedLLM) -> None:
     llm.script(narrated(narration()))
     body = {"profile": "ops", "stream": f"cpu-{uuid.uuid4().hex[:6]}", "value": 40.0}
-    d = httpx.post(f"{server.url}/v1/decisions", json=body, timeout=60).json()
+    d = httpx.post(f"{server.url}/v1/decisions", json=body, timeout=60, headers=server.headers).json()
     assert d["action"] == "none" and d["explanation"]["status"] == "ready"
     assert d["explanation"]["provider"] == "template" and "explain=wait" in d["explanation"]["notice"]
     assert job_of(server.engine, d["id"]) is None  # type: ignore[attr-defined]
     assert llm.requests == []
     w = httpx.post(f"{server.url}/v1/decisions", json={**body, "value": 40.5},
-                   params={"explain": "wait", "timeout_ms": 15000}, timeout=60).json()
+                   params={"explain": "wait", "timeout_ms": 15000}, timeout=60, headers=server.headers).json()
     assert w["action"] == "none" and w["explanation"]["provider"] == "overseer"
     assert w["explanation"]["verdict"] is None and list(w["explanation"]["prompt_versions"]) == ["explain"]
     assert job_of(server.engine, w["id"])["reason"] == "on_demand"  # type: ignore[attr-defined,index]
@@ -221,7 +222,7 @@ def test_the_explanation_stream_sends_pending_then_ready(server: Server, llm: Sc
     assert d["explanation"]["status"] == "pending"
     events = []
     with httpx.stream("GET", f"{server.url}/v1/decisions/{d['id']}/explanation/stream",
-                      params={"timeout_ms": 15000}, timeout=30) as r:
+                      params={"timeout_ms": 15000}, timeout=30, headers=server.headers) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         event = None
         for line in r.iter_lines():
@@ -232,7 +233,7 @@ def test_the_explanation_stream_sends_pending_then_ready(server: Server, llm: Sc
     assert events[0][0] == "explanation" and events[0][1]["status"] == "pending"
     assert events[-2][0] == "explanation" and events[-2][1]["status"] == "ready"
     assert events[-2][1]["provider"] == "overseer" and events[-1] == ("done", {"status": "ready"})
-    assert httpx.get(f"{server.url}/v1/decisions/dec_nope/explanation").status_code == 404
+    assert httpx.get(f"{server.url}/v1/decisions/dec_nope/explanation", headers=server.headers).status_code == 404
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     assert {"/v1/decisions/{decision_id}/explanation", "/v1/decisions/{decision_id}/explanation/stream",
             "/v1/webhooks", "/v1/webhooks/{webhook_id}"} <= set(paths)
@@ -282,7 +283,7 @@ def test_webhooks_are_signed_retried_and_audited(server: Server, llm: ScriptedLL
         r = c.post("/v1/webhooks", json={"url": receiver.url, "events": ["explanation.ready"]})
         assert r.status_code == 201, r.text
         hook = r.json()
-        assert hook["owner"] == "default" and hook["secret"].startswith("whsec_")
+        assert hook["owner"].startswith("key_") and hook["secret"].startswith("whsec_")
         listed = c.get("/v1/webhooks").json()["webhooks"]
         assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
         assert c.post("/v1/webhooks", json={"url": "ftp://x"}).status_code == 422
@@ -310,3 +311,32 @@ def test_webhooks_are_signed_retried_and_audited(server: Server, llm: ScriptedLL
     assert "secret" not in json.dumps(events) and hook["secret"] not in json.dumps(events)
     assert store_webhooks.get(server.engine, hook["id"])["active"] is False  # type: ignore[attr-defined,index]
     receiver.httpd.shutdown()
+
+
+def test_an_overseer_that_disagrees_with_the_models_makes_the_alert_wait_for_a_person(server: Server,
+                                                                                      llm: ScriptedLLM) -> None:
+    """Review triage attaches the overseer's verdict; a likely false positive on an alert needs approval."""
+    stream = f"fp-{uuid.uuid4().hex[:6]}"
+    llm.script(judged(verdict()), narrated(narration()))
+    decide(server, stream=stream, value=1.0, timestamp="2023-03-11T06:00:00Z")
+    llm.script(judged(verdict(verdict="likely_false_positive", confidence=0.7)), narrated(narration()))
+    d = decide(server, stream=stream, value=0.989, timestamp="2023-03-11T07:00:00Z")
+    assert d["action"] == "alert" and d["explanation"]["verdict"]["effect"] == "annotate_false_positive"
+    with server.client() as c:
+        deadline, alert = time.time() + 30, None
+        while time.time() < deadline and alert is None:
+            for a in c.get("/v1/alerts", params={"stream": stream}).json()["alerts"]:
+                if a["review"]["status"] == "awaiting_review":
+                    alert = a
+            time.sleep(0.1)
+        assert alert is not None, "the alert was not triaged"
+        triage = alert["review"]["triage"]
+        assert triage["overseer"]["verdict"] == "likely_false_positive" and triage["overseer"]["decision_id"] == d["id"]
+        assert alert["review"]["approval_required"] and any("likely false positive" in r for r in triage["reasons"])
+        r = c.post(f"/v1/alerts/{alert['id']}/review", json={"verdict": "dismissed", "note": "agreed: stale quote"})
+        assert r.status_code == 200, r.text
+        assert r.json()["overseer_verdict"] == "likely_false_positive" and r.json()["outcome"] == 0.0
+        trail = c.get(f"/v1/decisions/{d['id']}/trail").json()
+    kinds = [e["kind"] for e in trail["events"]]
+    assert kinds.index("llm_proposal") < kinds.index("llm_ruling") < kinds.index("review") < kinds.index("feedback")
+    assert trail["steps"][-1]["verdict"]["verdict"] == "likely_false_positive"

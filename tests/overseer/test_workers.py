@@ -97,7 +97,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_job_completes_once(stack:
         return r
 
     llm.script(judged(slow), judged(verdict()), narrated(narration()))
-    d = httpx.post(f"{srv.url}/v1/decisions", json=event(), timeout=60).json()
+    d = httpx.post(f"{srv.url}/v1/decisions", json=event(), timeout=60, headers=srv.headers).json()
     assert d["explanation"]["status"] == "pending"
     first = start_worker(stack, "worker-a")
     try:
@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_job_completes_once(stack:
         stop_worker(second)
     job = job_of(engine, d["id"])
     assert job is not None and job["attempts"] == 2 and job["lease_owner"] is None
-    exp = httpx.get(f"{srv.url}/v1/decisions/{d['id']}/explanation").json()
+    exp = httpx.get(f"{srv.url}/v1/decisions/{d['id']}/explanation", headers=srv.headers).json()
     assert exp["status"] == "ready" and exp["provider"] == "overseer" and exp["job"]["attempts"] == 2
     events = audit_of(engine, d["id"])
     completed = [e for e in events if e["action"] == "explanation.completed"]
@@ -131,7 +131,8 @@ def test_several_workers_share_the_queue_and_run_each_job_once(stack: dict[str, 
     llm.script()
     llm.default = lambda body: good_verdict(body) if JUDGE in str(body.get("response_format")) else good_narration(body)
     try:
-        r = httpx.post(f"{srv.url}/v1/decisions:batch", json={"events": [event(i) for i in range(12)]}, timeout=60)
+        r = httpx.post(f"{srv.url}/v1/decisions:batch", json={"events": [event(i) for i in range(12)]}, timeout=60,
+                       headers=srv.headers)
         ids = [d["id"] for d in r.json()["decisions"]]
         workers = [start_worker(stack, f"pool-{k}", workers=3) for k in range(2)]
         try:

@@ -1,0 +1,104 @@
+"""Authentication, role checks and per-key rate limits for every non-public route; denials are audited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+
+from api.ratelimit import RateLimiter
+from store.audit import AuditRecord, append
+from store.engine import write_tx
+from studio.bootstrap import Studio
+from studio.errors import Forbidden, RateLimited, Unauthenticated
+from studio.keys import ROLE_SCOPES, KeyStore, Principal
+
+log = logging.getLogger(__name__)
+# Unauthenticated callers share a small bucket per client address: a flood of bad keys cannot flood the audit trail.
+ANON_RATE_PER_S, ANON_BURST = 5.0, 20
+SCHEME = "bearer "
+
+
+def presented_key(request: Request) -> str | None:
+    """`Authorization: Bearer <key>` (or `X-API-Key: <key>`)."""
+    header = request.headers.get("authorization")
+    if header and header[: len(SCHEME)].lower() == SCHEME:
+        return header[len(SCHEME):].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def route_of(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", None) or request.url.path)
+
+
+class AuthGate:
+    """Built by the app's lifespan: the key store, the rate limiter and the defaults from the settings."""
+
+    def __init__(self, studio: Studio, limiter: RateLimiter) -> None:
+        self.studio = studio
+        self.keys = KeyStore(studio.engine, studio.settings.key_cache_s)
+        self.limiter = limiter
+        self.rate = studio.settings.rate_limit_per_s
+        self.burst = studio.settings.rate_limit_burst
+
+    async def check(self, request: Request, scope: str) -> Principal:
+        key = presented_key(request)
+        principal = None
+        if key:
+            cached, principal = self.keys.peek(key)
+            if not cached:
+                principal = await asyncio.to_thread(self.keys.lookup, key)
+        if principal is None:
+            client = request.client.host if request.client else "unknown"
+            await self._limit(f"anon:{client}", ANON_RATE_PER_S, ANON_BURST)
+            reason = "invalid or revoked API key" if key else "missing API key"
+            await self._deny(request, scope, reason, None, status=401)
+            raise Unauthenticated(f"{reason}: send `Authorization: Bearer <key>`")
+        await self._limit(f"key:{principal.key_id}", principal.rate_per_s or self.rate, principal.burst or self.burst)
+        if not principal.allows(scope):
+            await self._deny(request, scope, f"role {principal.role} lacks {scope}", principal, status=403)
+            raise Forbidden(f"this key's role ({principal.role}) may not do this (needs {scope!r})",
+                            details={"role": principal.role, "needs": scope,
+                                     "roles_allowed": [r for r, s in ROLE_SCOPES.items() if scope in s]})
+        request.state.principal = principal
+        return principal
+
+    async def _limit(self, bucket: str, rate: float, burst: int) -> None:
+        allowed, retry_after = await self.limiter.take(bucket, rate, burst)
+        if not allowed:
+            raise RateLimited("rate limit exceeded", retry_after_s=retry_after)
+
+    async def _deny(self, request: Request, scope: str, reason: str, principal: Principal | None, *,
+                    status: int) -> None:
+        route = route_of(request)
+        payload = {"status": status, "reason": reason, "method": request.method, "route": route,
+                   "path": request.url.path[:300], "needs": scope,
+                   "role": principal.role if principal else None,
+                   "client": request.client.host if request.client else None,
+                   "request_id": getattr(request.state, "request_id", None)}
+        self.studio.metrics.denied.labels(str(status)).inc()
+        actor = principal.actor if principal else "anonymous"
+        record = AuditRecord(actor, "access.denied", "route", f"{request.method} {route}", payload)
+
+        def write() -> None:
+            with write_tx(self.studio.engine) as conn:
+                append(conn, [record])
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # the refusal stands even if its audit record could not be written
+            log.exception("could not audit a denied request")
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """The dependency behind the Annotated aliases in api/deps.py."""
+
+    async def dependency(request: Request) -> Principal:
+        gate: AuthGate = request.app.state.auth
+        return await gate.check(request, scope)
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency

@@ -1,0 +1,112 @@
+"""Alerts: the review queue (list, read) and what people do with an alert (acknowledge, assign, snooze, comment,
+resolve, review). Every change is audited; a verdict goes through the alert's review graph."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ReadKey, ReviewKey, StudioDep
+from api.responses import FastJSONResponse
+from store.ids import iso
+from studio import alerts
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+Verdict = Literal["confirmed", "dismissed", "duplicate"]
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee": "maria@risk"}]})
+    assignee: str | None = Field(..., max_length=200, description="a person (null: unassign)")
+
+
+class SnoozeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"until": "2026-01-01T12:00:00Z", "reason": "issuer statement expected at noon"}]})
+    until: datetime = Field(description="hold new events of this alert's key until then, unless severity rises")
+    reason: str = Field("", max_length=500)
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(..., min_length=1, max_length=5000)
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"verdict": "confirmed", "note": "issuer confirmed the reserve shortfall"}]})
+    verdict: Verdict = Field(description="confirmed (label 1), dismissed: a false positive (label 0), duplicate")
+    note: str = Field("", max_length=1000)
+    duplicate_of: str | None = Field(None, min_length=4, max_length=64, description="the alert this one duplicates")
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: Verdict
+    note: str = Field("", max_length=1000)
+    duplicate_of: str | None = Field(None, min_length=4, max_length=64, description="the alert this one duplicates")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else iso(t if t.tzinfo else t.replace(tzinfo=UTC))
+
+
+@router.get("", response_class=FastJSONResponse, summary="The alert queue, newest first (cursor pagination)")
+async def list_alerts(studio: StudioDep, key: ReadKey,
+                      state: Literal["open", "acknowledged", "resolved"] | None = None,
+                      profile: str | None = None, stream: str | None = None,
+                      min_severity: int | None = Query(None, ge=0, le=10), assignee: str | None = None,
+                      review_status: str | None = Query(None, description="pending | awaiting_review | triaged | done"),
+                      since: datetime | None = Query(None, description="opened at or after"),
+                      until: datetime | None = Query(None, description="opened before"),
+                      limit: int = Query(50, ge=1, le=200),
+                      cursor: str | None = Query(None, description="`next_cursor` of the previous page")) -> Any:
+    return FastJSONResponse(await alerts.listing(
+        studio, limit=limit, cursor=cursor, state=state, profile=profile, stream=stream, min_severity=min_severity,
+        assignee=assignee, review_status=review_status, since=_iso(since), until=_iso(until)))
+
+
+@router.get("/{alert_id}", response_class=FastJSONResponse,
+            summary="An alert with its decisions, comments, triage and review thread")
+async def read_alert(alert_id: str, studio: StudioDep, key: ReadKey) -> Any:
+    return FastJSONResponse(await alerts.detail(studio, alert_id))
+
+
+@router.post("/{alert_id}/acknowledge", response_class=FastJSONResponse, summary="Acknowledge (open -> acknowledged)")
+async def acknowledge(alert_id: str, studio: StudioDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.acknowledge(studio, alert_id, actor=key.actor))
+
+
+@router.post("/{alert_id}/assign", response_class=FastJSONResponse, summary="Assign to a person")
+async def assign(alert_id: str, body: AssignIn, studio: StudioDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.assign(studio, alert_id, assignee=body.assignee, actor=key.actor))
+
+
+@router.post("/{alert_id}/snooze", response_class=FastJSONResponse,
+             summary="Snooze until a time (a higher severity escalates it anyway)")
+async def snooze(alert_id: str, body: SnoozeIn, studio: StudioDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.snooze(studio, alert_id, until=body.until, actor=key.actor,
+                                                reason=body.reason))
+
+
+@router.post("/{alert_id}/comments", response_class=FastJSONResponse, status_code=201, summary="Comment")
+async def comment(alert_id: str, body: CommentIn, studio: StudioDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.comment(studio, alert_id, body=body.body, actor=key.actor), status_code=201)
+
+
+@router.post("/{alert_id}/resolve", response_class=FastJSONResponse,
+             summary="Resolve as confirmed, dismissed (false positive) or duplicate (applied by the review graph)")
+async def resolve(alert_id: str, body: ResolveIn, studio: StudioDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.resolve(studio, alert_id, resolution=body.resolution, note=body.note,
+                                                 actor=key.actor, duplicate_of=body.duplicate_of))
+
+
+@router.post("/{alert_id}/review", response_class=FastJSONResponse,
+             summary="A reviewer's verdict: resumes the alert's review graph (labels the decisions, rewards the "
+                     "router's logged arms, resolves the alert)")
+async def review(alert_id: str, body: ReviewIn, studio: StudioDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.resolve(studio, alert_id, resolution=body.verdict, note=body.note,
+                                                 actor=key.actor, duplicate_of=body.duplicate_of))

@@ -1,0 +1,58 @@
+"""API keys (admin): create (the key is in this response only), list, revoke; and `GET /v1/keys/me` for any key."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import AdminKey, ReadKey, StudioDep
+from api.responses import FastJSONResponse
+from store import keys as key_store
+from studio import keys
+
+router = APIRouter(prefix="/v1/keys", tags=["access"])
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "reviewer", "name": "maria"}]})
+    role: Literal["viewer", "analyst", "reviewer", "admin"]
+    name: str = Field("", max_length=100)
+    rate_per_s: float | None = Field(None, gt=0, description="own rate limit (default STUDIO_RATE_LIMIT_PER_S)")
+    burst: int | None = Field(None, ge=1, description="own burst (default STUDIO_RATE_LIMIT_BURST)")
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=500)
+
+
+@router.get("/me", response_class=FastJSONResponse, summary="The calling key: id, name, role")
+async def me(key: ReadKey) -> Any:
+    return FastJSONResponse({"id": key.key_id, "name": key.name, "role": key.role,
+                             "scopes": sorted(keys.ROLE_SCOPES[key.role])})
+
+
+@router.get("", response_class=FastJSONResponse, summary="API keys (never the keys themselves)")
+async def list_keys(studio: StudioDep, key: AdminKey, include_revoked: bool = False) -> Any:
+    return FastJSONResponse({"keys": await asyncio.to_thread(key_store.listing, studio.engine,
+                                                             include_revoked=include_revoked)})
+
+
+@router.post("", response_class=FastJSONResponse, status_code=201,
+             summary="Create a key; the key is shown in this response only (only its sha256 is stored)")
+async def create_key(body: KeyIn, studio: StudioDep, key: AdminKey) -> Any:
+    secret, row = await asyncio.to_thread(keys.create_key, studio.engine, role=body.role, name=body.name,
+                                          actor=key.actor, rate_per_s=body.rate_per_s, burst=body.burst)
+    return FastJSONResponse({**row, "key": secret}, status_code=201, headers={"cache-control": "no-store"})
+
+
+@router.delete("/{key_id}", response_class=FastJSONResponse, summary="Revoke a key (refused at once here)")
+async def revoke_key(key_id: str, request: Request, studio: StudioDep, key: AdminKey,
+                     body: RevokeIn | None = None) -> Any:
+    row = await asyncio.to_thread(keys.revoke_key, studio.engine, key_id, actor=key.actor,
+                                  reason=body.reason if body else "")
+    request.app.state.auth.keys.forget()
+    return FastJSONResponse(row)

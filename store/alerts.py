@@ -1,0 +1,222 @@
+"""Alerts: opened or joined in the decision batch's own transaction (dedup by profile, stream or entity, and rule
+within a sliding window; snoozes hold unless severity rises), and read back with filters and keyset pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+
+from policies.rules import ACTION_RANK
+from store.audit import AuditRecord, append
+from store.ids import iso, new_id, now_iso, utcnow
+from store.tables import AlertCommentRow, AlertDecisionRow, AlertRow
+
+ALERTS = AlertRow.__table__  # type: ignore[attr-defined]
+LINKS = AlertDecisionRow.__table__  # type: ignore[attr-defined]
+COMMENTS = AlertCommentRow.__table__  # type: ignore[attr-defined]
+ALERTING = frozenset({"alert", "critical", "review"})
+STATES = ("open", "acknowledged", "resolved")
+MAX_LIMIT = 200
+
+
+def ago(seconds: float) -> str:
+    return iso(utcnow() - timedelta(seconds=seconds))
+
+
+def alert_rule(d: dict[str, Any]) -> str:
+    """The rule that set the decision's action: the last governor entry at that action (hard rules come last),
+    e.g. peg.hard_depeg, a soft rule, governor.threshold.alert or governor.quorum."""
+    actions = [a for a in d["governor"].get("actions", []) if a.get("rule") != "governor.severity_cap"]
+    setting = [a for a in actions if a.get("action") == d["action"]]
+    if setting:
+        return str(setting[-1]["rule"])
+    return str(actions[-1]["rule"]) if actions else f"governor.action.{d['action']}"
+
+
+def entity_of(d: dict[str, Any]) -> str | None:
+    """Tabular events have no stream: the entity in their context (`entity`, else the first `*_id` field)."""
+    ctx = (d.get("inputs") or {}).get("context") or {}
+    if ctx.get("entity") is not None:
+        return str(ctx["entity"])[:200]
+    for k in sorted(ctx):
+        if k.endswith("_id") and isinstance(ctx[k], (str, int)):
+            return f"{k}={ctx[k]}"[:200]
+    return None
+
+
+def dedup_key(d: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(key, entity, rule): profile + stream (or entity) + rule."""
+    entity = None if d.get("stream") else entity_of(d)
+    rule = alert_rule(d)
+    return f"{d['profile']}|{d.get('stream') or entity or '*'}|{rule}", entity, rule
+
+
+def _record(actor: str, action: str, row: dict[str, Any], d: dict[str, Any], **extra: Any) -> AuditRecord:
+    return AuditRecord(actor, action, "alert", row["id"], {
+        "alert_id": row["id"], "decision_id": d["id"], "dedup_key": row["dedup_key"], "profile": row["profile"],
+        "stream": row["stream"], "entity": row["entity"], "rule": row["rule"], "decision_action": d["action"],
+        "decision_severity": d["severity"], "alert_severity": row["severity"], "state": row["state"], **extra})
+
+
+def _new(d: dict[str, Any], key: str, entity: str | None, rule: str) -> dict[str, Any]:
+    now = d["created_at"]
+    return {"id": new_id("alr"), "dedup_key": key, "profile": d["profile"], "stream": d.get("stream"),
+            "entity": entity, "rule": rule, "state": "open", "resolution": None, "action": d["action"],
+            "severity": int(d["severity"]), "first_decision_id": d["id"], "last_decision_id": d["id"],
+            "decision_count": 1, "opened_at": now, "last_seen_at": now, "updated_at": now, "acknowledged_at": None,
+            "acknowledged_by": None, "assignee": None, "snoozed_until": None, "snoozed_severity": None,
+            "escalations": 0, "resolved_at": None, "resolved_by": None, "duplicate_of": None,
+            "review_status": "pending", "review_claimed_at": None, "approval_required": None, "triage": None}
+
+
+def _join(row: dict[str, Any], d: dict[str, Any], actor: str) -> tuple[AuditRecord, bool]:
+    """Add decision d to an unresolved alert; returns its audit record and whether d was suppressed by a snooze."""
+    now, sev = d["created_at"], int(d["severity"])
+    snoozed = row["snoozed_until"] is not None and row["snoozed_until"] > now
+    suppressed = False
+    raised = ACTION_RANK[d["action"]] > ACTION_RANK.get(row["action"], 0)
+    if raised:
+        row["action"] = d["action"]
+    extra: dict[str, Any]
+    if snoozed and sev > (row["snoozed_severity"] or 0):
+        previous = {"state": row["state"], "snoozed_until": row["snoozed_until"],
+                    "snoozed_severity": row["snoozed_severity"]}
+        row.update(snoozed_until=None, snoozed_severity=None, state="open", escalations=row["escalations"] + 1)
+        action, extra = "alert.escalated", {"previous": previous, "reason": "severity rose above the snoozed level"}
+        raised = True
+    else:
+        suppressed = snoozed
+        action, extra = "alert.joined", {"suppressed_by_snooze": suppressed}
+    if raised and row["review_status"] == "triaged":
+        row["review_status"] = "pending"  # triage again: approval may be required now
+    row.update(severity=max(row["severity"], sev), decision_count=row["decision_count"] + 1,
+               last_decision_id=d["id"], last_seen_at=now, updated_at=now)
+    return _record(actor, action, row, d, **extra), suppressed
+
+
+def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s: float, actor: str) -> list[str]:
+    """Inside the batch's write transaction (after the decisions' audit events, so the chain lock is held):
+    each alerting decision opens an alert or joins the unresolved one with its key seen within the window.
+    Returns the ids of alerts that need triage (new, or escalated past their triage)."""
+    groups: dict[str, list[tuple[dict[str, Any], str | None, str]]] = {}
+    for d in decisions:
+        if d["action"] in ALERTING:
+            key, entity, rule = dedup_key(d)
+            groups.setdefault(key, []).append((d, entity, rule))
+    if not groups:
+        return []
+    cutoff = ago(window_s)
+    records: list[AuditRecord] = []
+    links: list[dict[str, Any]] = []
+    to_triage: list[str] = []
+    for key, items in groups.items():
+        found = conn.execute(select(ALERTS).where(ALERTS.c.dedup_key == key, ALERTS.c.state != "resolved",
+                                                  ALERTS.c.last_seen_at >= cutoff)
+                             .order_by(ALERTS.c.last_seen_at.desc()).limit(1)).mappings().first()
+        row = dict(found) if found else None
+        is_new = row is None
+        for d, entity, rule in items:
+            if row is None:
+                row = _new(d, key, entity, rule)
+                records.append(_record(actor, "alert.opened", row, d))
+                suppressed = False
+            else:
+                record, suppressed = _join(row, d, actor)
+                records.append(record)
+            links.append({"alert_id": row["id"], "decision_id": d["id"], "joined_at": d["created_at"],
+                          "action": d["action"], "severity": int(d["severity"]), "suppressed": suppressed})
+        assert row is not None
+        if is_new:
+            conn.execute(insert(ALERTS), [row])
+        else:
+            conn.execute(update(ALERTS).where(ALERTS.c.id == row["id"]).values(
+                {k: v for k, v in row.items() if k != "id"}))
+        if row["review_status"] == "pending":
+            to_triage.append(row["id"])
+    conn.execute(insert(LINKS), links)
+    append(conn, records)
+    return to_triage
+
+
+# -- reads ---------------------------------------------------------------------------------------------------
+
+
+def get(engine: Engine, alert_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def detail(engine: Engine, alert_id: str, *, decisions: int = 100) -> dict[str, Any] | None:
+    """The alert with its decisions (most recent first) and comments."""
+    with engine.connect() as conn:
+        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).mappings().first()
+        if row is None:
+            return None
+        links = conn.execute(select(LINKS).where(LINKS.c.alert_id == alert_id)
+                             .order_by(LINKS.c.joined_at.desc(), LINKS.c.decision_id.desc()).limit(decisions)).mappings()
+        comments = conn.execute(select(COMMENTS).where(COMMENTS.c.alert_id == alert_id)
+                                .order_by(COMMENTS.c.created_at, COMMENTS.c.id)).mappings()
+        return {**dict(row), "decisions": [dict(r) for r in links], "comments": [dict(c) for c in comments]}
+
+
+def decision_ids(engine: Engine, alert_id: str, limit: int) -> list[str]:
+    """The alert's decisions, oldest first (the one that opened it first), at most `limit` (the most recent)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(LINKS.c.decision_id).where(LINKS.c.alert_id == alert_id)
+                            .order_by(LINKS.c.joined_at.desc(), LINKS.c.decision_id.desc()).limit(limit)).all()
+    return [r[0] for r in reversed(rows)]
+
+
+def alerts_of_decision(engine: Engine, decision_id: str) -> list[str]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(select(LINKS.c.alert_id).where(LINKS.c.decision_id == decision_id))]
+
+
+def listing(engine: Engine, *, state: str | None = None, profile: str | None = None, stream: str | None = None,
+            min_severity: int | None = None, assignee: str | None = None, since: str | None = None,
+            until: str | None = None, review_status: str | None = None, before_id: str | None = None,
+            limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first; `before_id` is the cursor (ids sort by creation time)."""
+    conds = []
+    for col, value in ((ALERTS.c.state, state), (ALERTS.c.profile, profile), (ALERTS.c.stream, stream),
+                       (ALERTS.c.assignee, assignee), (ALERTS.c.review_status, review_status)):
+        if value is not None:
+            conds.append(col == value)
+    if min_severity is not None:
+        conds.append(ALERTS.c.severity >= min_severity)
+    if since:
+        conds.append(ALERTS.c.opened_at >= since)
+    if until:
+        conds.append(ALERTS.c.opened_at < until)
+    if before_id:
+        conds.append(ALERTS.c.id < before_id)
+    q = select(ALERTS).where(and_(*conds)) if conds else select(ALERTS)
+    q = q.order_by(ALERTS.c.id.desc()).limit(max(1, min(limit, MAX_LIMIT)))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def comment(conn: Connection, alert_id: str, author: str, body: str) -> dict[str, Any]:
+    row = {"id": new_id("cmt"), "alert_id": alert_id, "author": author, "body": body, "created_at": now_iso()}
+    conn.execute(insert(COMMENTS), [row])
+    return row
+
+
+def reviewed_outputs(engine: Engine, limit: int = 100_000) -> list[dict[str, Any]]:
+    """For each decision labelled by a review (its latest review label): profile, outcome and model scores."""
+    from store.tables import DecisionRow, FeedbackRow
+
+    fb = FeedbackRow.__table__  # type: ignore[attr-defined]
+    dec = DecisionRow.__table__  # type: ignore[attr-defined]
+    q = (select(fb.c.decision_id, fb.c.outcome, dec.c.profile, dec.c.outputs)
+         .join(dec, dec.c.id == fb.c.decision_id).where(fb.c.source == "review")
+         .order_by(fb.c.created_at).limit(limit))
+    latest: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(q).mappings():
+            scores = {m["name"]: m["score"] for m in r["outputs"].get("models", []) if m.get("score") is not None}
+            latest[r["decision_id"]] = {"profile": r["profile"], "outcome": float(r["outcome"]), "scores": scores}
+    return list(latest.values())
