@@ -15,11 +15,11 @@ from studio.bootstrap import Studio
 from studio.keys import Principal
 
 
-def get_studio(request: Request) -> Studio:
+async def get_studio(request: Request) -> Studio:  # async: a sync dependency costs a thread hop
     return request.app.state.studio
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return request.state.request_id
 
 

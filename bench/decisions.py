@@ -160,6 +160,13 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def batcher_counts(port: int) -> tuple[int, int]:
+    """(batches, events) the peg micro-batcher has run so far, from /v1/health."""
+    r = httpx.get(f"http://127.0.0.1:{port}/v1/health", headers={"authorization": f"Bearer {API_KEY}"}, timeout=10)
+    b = r.json().get("batcher", {}).get("peg", {})
+    return int(b.get("batches", 0)), int(b.get("events", 0))
+
+
 def ensure_trained(var: Path) -> None:
     from studio.bootstrap import open_base, train_missing
     from studio.settings import Settings
@@ -201,7 +208,9 @@ def main() -> None:
             time.sleep(3)
             asyncio.run(single(8765, src, 8))
             lat1 = asyncio.run(single(8765, src, args.single))
+            b0 = batcher_counts(8765)
             rps, latc = asyncio.run(concurrent(8765, src, args.clients, args.seconds))
+            b1 = batcher_counts(8765)
             rows = asyncio.run(batches(8765, src, args.batches))
             rss = peak_rss_mb(server.pid)
         finally:
@@ -211,6 +220,7 @@ def main() -> None:
     result = {
         "single_p50_ms": pct(lat1, 50), "single_p99_ms": pct(lat1, 99),
         "concurrent_rps": round(rps, 1), "concurrent_p99_ms": pct(latc, 99), "concurrent_p50_ms": pct(latc, 50),
+        "concurrent_mean_batch": round((b1[1] - b0[1]) / max(b1[0] - b0[0], 1), 1),
         "batch_rows_per_s": round(rows, 1), "inproc_p50_ms": round(statistics.median(lat_in), 2),
         "single_over_inproc": round(pct(lat1, 50) / statistics.median(lat_in), 2), "rss_mb": rss,
         "profile": "peg", "models": 12, "clients": args.clients, "cpus": os.cpu_count(),

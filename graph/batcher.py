@@ -37,6 +37,7 @@ class MicroBatcher:
         self.batches = 0
         self.items = 0
         self._carry: _Unit | None = None
+        self._last_size = 0  # the previous batch's size: waiting for company pays only under load
 
     def start(self) -> None:
         if self._task is None:
@@ -59,7 +60,10 @@ class MicroBatcher:
 
     async def _collect(self, first: _Unit) -> tuple[list[_Unit], bool]:
         units, size, stop = [first], len(first.items), False
-        deadline = time.perf_counter() + self.max_wait_s
+        # An idle service runs a lone request at once; under load (the last batch had company, or more are
+        # queued) it waits up to max_wait_s for more, so the fixed cost of a graph run is shared.
+        busy = self._last_size > 1 or not self._queue.empty()
+        deadline = time.perf_counter() + (self.max_wait_s if busy else 0.0)
         while size < self.max_size:
             try:
                 unit = self._queue.get_nowait()
@@ -89,6 +93,7 @@ class MicroBatcher:
                 break
             units, stop = await self._collect(first)
             items = [it for u in units for it in u.items]
+            self._last_size = len(items)
             started = time.perf_counter()
             try:
                 results = await self._run(items)

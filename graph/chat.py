@@ -113,10 +113,7 @@ async def agent(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, An
     except LlmUnavailable as exc:
         turn["llm_calls"] = [*turn["llm_calls"], exc.call.to_json()]
         turn["mode"] = "llm_unavailable"
-        answer = await chat_intents.answer(turn["question"], _caller(ctx, turn), await ctx.streams(),
-                                           datetime.now(UTC), ctx.stream_years)
-        text = f"The LLM endpoint did not answer ({exc.reason}); answering without it. {answer.text}"
-        return {"messages": [AIMessage(text)], "turn": {**turn, "intent": answer.intent}}
+        return await _by_intents(ctx, turn, f"The LLM endpoint did not answer ({exc.reason}); answering without it. ")
     turn["llm_calls"] = [*turn["llm_calls"], call.to_json()]
     return {"messages": [ai], "turn": turn}
 
@@ -200,17 +197,21 @@ def after_check(state: ChatState) -> Literal["agent", "done"]:
     return "agent" if isinstance(last, HumanMessage) and last.additional_kwargs.get(INTERNAL) else "done"
 
 
-async def intents(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    turn = dict(state["turn"])
+async def _by_intents(ctx: ChatContext, turn: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Answer from the deterministic intents, checked like any answer (the help text is canned, not evidence)."""
     answer = await chat_intents.answer(turn["question"], _caller(ctx, turn), await ctx.streams(), datetime.now(UTC),
                                        ctx.stream_years)
-    checks = ([] if answer.intent == "help" else  # the help text is canned, not evidence
-              check_answer(answer.text, [e["result"] for e in turn["tool_log"]], turn["question"], ctx.exists))
+    text = prefix + answer.text
+    checks = ([] if answer.intent == "help" else
+              check_answer(text, [e["result"] for e in turn["tool_log"]], turn["question"], ctx.exists))
     turn.update(intent=answer.intent, checks=[c.to_json() for c in checks])
     if ctx.on_token is not None:
-        await ctx.on_token(answer.text)
-    return {"messages": [AIMessage(answer.text)], "turn": turn}
+        await ctx.on_token(text)
+    return {"messages": [AIMessage(text)], "turn": turn}
+
+
+async def intents(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
+    return await _by_intents(runtime.context, dict(state["turn"]))
 
 
 def build_chat_graph(checkpointer: Any) -> Any:

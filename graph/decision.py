@@ -1,4 +1,5 @@
-"""The decision graph: prepare -> fan_out (models and SLMs in parallel) -> route -> combine -> govern -> persist."""
+"""The decision graph: prepare -> fan_out (models and SLMs in parallel) -> combine (router, then score) -> govern
+-> persist."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from graph.nodes.fan_out import fan_out
 from graph.nodes.govern import govern
 from graph.nodes.persist import persist
 from graph.nodes.prepare import prepare
-from graph.nodes.route import route
 from graph.state import DecisionState
 
-NODES = (("prepare", prepare), ("fan_out", fan_out), ("route", route), ("combine", combine),
+NODES = (("prepare", prepare), ("fan_out", fan_out), ("combine", combine),
          ("govern", govern), ("persist", persist))
 
 

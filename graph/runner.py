@@ -1,10 +1,16 @@
-"""Runs events through the decision graph: validation, one micro-batcher per profile, results in order."""
+"""Runs events through the decision graph: validation, one micro-batcher per profile, results in order.
+
+With STUDIO_DECISION_THREAD=true the batchers and the graph run on a dedicated thread with its own event
+loop (DecisionLoop), so model scoring never blocks the loop that serves HTTP. Under the GIL on 2 cores this
+measured slower than the default (one loop; see docs/performance.md), so it is off by default. Code outside
+the graph that touches stream states goes through `call()` (Studio.between_batches) either way."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from graph.batcher import MicroBatcher
 from graph.context import DecisionContext, ProfileRuntime
@@ -12,6 +18,36 @@ from graph.events import Event, validate_event
 from store.ids import new_id
 from studio.errors import StudioError, ValidationFailed
 from studio.profiles import get_profile
+
+T = TypeVar("T")
+
+
+class DecisionLoop:
+    """A daemon thread running its own asyncio loop; `run(coro)` awaits, from any other loop, a coroutine that
+    runs on this one."""
+
+    def __init__(self, name: str = "decision-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if not self._thread.is_alive():  # not started (a CLI or a test without a server): run it here
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=30)
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 def _bind(fn: Callable[[str, int, float], None] | None, profile: str) -> Callable[[int, float], None] | None:
@@ -23,8 +59,9 @@ def _bind(fn: Callable[[str, int, float], None] | None, profile: str) -> Callabl
 class DecisionRunner:
     def __init__(self, graph: Any, runtimes: dict[str, ProfileRuntime],
                  make_context: Callable[[ProfileRuntime], DecisionContext], *, max_size: int, max_wait_s: float,
-                 on_batch: Callable[[str, int, float], None] | None = None) -> None:
+                 on_batch: Callable[[str, int, float], None] | None = None, threaded: bool = False) -> None:
         self.graph = graph
+        self.thread: DecisionLoop | None = DecisionLoop() if threaded else None
         self.runtimes = runtimes
         self.make_context = make_context
         self.batchers = {
@@ -45,12 +82,33 @@ class DecisionRunner:
         out = await self.graph.ainvoke({"events": events, "batch_id": new_id("bat")}, context=ctx)
         return out["decisions"]
 
-    def start(self) -> None:
+    async def _start_batchers(self) -> None:
         for b in self.batchers.values():
             b.start()
 
+    async def start(self) -> None:
+        if self.thread is not None:
+            self.thread.start()
+        await self._on_loop(self._start_batchers())
+
     async def stop(self) -> None:
-        await asyncio.gather(*(b.stop() for b in self.batchers.values()))
+        async def stop_all() -> None:
+            await asyncio.gather(*(b.stop() for b in self.batchers.values()))
+
+        await self._on_loop(stop_all())
+        if self.thread is not None:
+            self.thread.stop()
+            self.thread = DecisionLoop()  # a later start() (tests restart a studio) gets a fresh thread
+
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await (self.thread.run(coro) if self.thread is not None else coro)
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run fn between batches on the decision loop: the way to read or change stream states from outside."""
+        async def run() -> T:
+            return fn()
+
+        return await self._on_loop(run())
 
     def validate(self, events: list[Event]) -> list[Event]:
         """Every event against its profile; all problems of all events are reported together."""
@@ -74,9 +132,13 @@ class DecisionRunner:
         groups: dict[str, list[int]] = {}
         for i, ev in enumerate(events):
             groups.setdefault(ev.profile, []).append(i)
-        results = await asyncio.gather(*(self.batchers[p].submit([events[i] for i in idx]) for p, idx in groups.items()))
+        results = await self._on_loop(self._submit_all(events, groups))
         out: list[dict[str, Any]] = [{}] * len(events)
         for (_, idx), decs in zip(groups.items(), results, strict=True):
             for i, d in zip(idx, decs, strict=True):
                 out[i] = d
         return out
+
+    async def _submit_all(self, events: list[Event], groups: dict[str, list[int]]) -> list[list[dict[str, Any]]]:
+        return list(await asyncio.gather(*(self.batchers[p].submit([events[i] for i in idx])
+                                           for p, idx in groups.items())))

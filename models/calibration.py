@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from bisect import bisect_right
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ class EcdfCalibrator:
     def __init__(self, knots: np.ndarray | None = None, n_ref: int = 0) -> None:
         self.knots = knots if knots is not None else np.array([0.0, 1.0])
         self.n_ref = n_ref
+        self._knot_list: list[float] = self.knots.tolist()  # for the one-value path
 
     @classmethod
     def fit(cls, reference: np.ndarray) -> EcdfCalibrator:
@@ -29,9 +32,36 @@ class EcdfCalibrator:
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """Interpolated ECDF; above the reference maximum it approaches 1 smoothly so extremes stay ordered."""
+        arr = np.asarray(raw, dtype=float)
+        if arr.size == 1:  # a single decision: the same arithmetic on Python floats, ~8x faster than the arrays
+            return np.full(arr.shape, self._one(float(arr.reshape(-1)[0])))
+        return self._many(arr)
+
+    def _one(self, x: float) -> float:
+        k = self._knot_list
+        last = len(k) - 1
+        if x != x:
+            x = k[0]
+        elif x in (float("inf"), float("-inf")):  # as np.nan_to_num
+            x = sys.float_info.max if x > 0 else -sys.float_info.max
+        eps = 1.0 / (self.n_ref + 1.0) if self.n_ref else 1.0 / (len(k) + 1.0)
+        if x >= k[-1]:
+            spread = max(k[-1] - k[last // 2], 1e-12)
+            v = 1.0 - eps * float(np.exp(-max(x - k[-1], 0.0) / spread))
+        else:
+            idx = bisect_right(k, x)
+            if idx == 0:
+                return 0.0
+            lo, hi = min(idx - 1, last), min(idx, last)
+            span = k[hi] - k[lo]
+            frac = (x - k[lo]) / span if span > 0 else 0.0
+            v = (lo + min(max(frac, 0.0), 1.0)) / max(last, 1) * (1.0 - eps)
+        return min(max(v, 0.0), 1.0)
+
+    def _many(self, raw: np.ndarray) -> np.ndarray:
         k = self.knots
         last = k.size - 1
-        raw = np.nan_to_num(np.asarray(raw, dtype=float), nan=float(k[0]))
+        raw = np.nan_to_num(raw, nan=float(k[0]))
         idx = np.searchsorted(k, raw, side="right")
         lo = np.clip(idx - 1, 0, last)
         hi = np.clip(idx, 0, last)

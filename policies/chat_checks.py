@@ -23,7 +23,9 @@ def check_answer(answer: str, tool_results: Iterable[Any], question: str,
     """ids_exist and numbers_match_tool_results; `exists` looks an id up in the database."""
     results = list(tool_results)
     # Looked up even when a tool result shows the id: event text is data, and an id planted in it proves nothing.
-    missing = [i for i in cited(answer) if not exists(i)]
+    # An id a look-up tool reported missing ("no alert alr_...") may be named: "there is no such alert" is an answer.
+    absent = {i for r in results if isinstance(r, dict) and isinstance(r.get("error"), str) for i in cited(r["error"])}
+    missing = [i for i in cited(answer) if i not in absent and not exists(i)]
     checks = [Check("ids_exist", not missing, f"no such ids: {', '.join(missing)}" if missing else "")]
     evidence = numbers_in(results) + [s.value for s in stated_numbers(question)]
     for i in cited(answer):

@@ -6,9 +6,10 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -30,6 +31,7 @@ from studio.profiles import Profile, load_profiles
 from studio.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,6 +55,10 @@ class Studio:
     review: Any = None  # studio.review.ReviewService: alert review threads (checkpointed) and their triager
     chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
     started_at: float = field(default_factory=time.time)
+
+    async def between_batches(self, fn: Callable[[], T]) -> T:
+        """Run fn on the decision loop between batches (stream states and bundles change only there)."""
+        return await self.runner.call(fn) if self.runner is not None else fn()
 
     def writer(self) -> DecisionWriter:
         """The decision writer, with the overseer's job policy (jobs commit with their decisions)."""
@@ -148,7 +154,8 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     studio.chat = ChatService(studio)
     studio.runner = DecisionRunner(
         studio.graph, studio.runtimes, studio.context, max_size=settings.batch_max_size,
-        max_wait_s=settings.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch)
+        max_wait_s=settings.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch,
+        threaded=settings.decision_thread)
     return studio
 
 
@@ -157,7 +164,7 @@ async def start(studio: Studio) -> None:
 
     torch.set_num_threads(1)  # small networks: threads cost more than they save per request
     assert studio.runner is not None
-    studio.runner.start()
+    await studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
     if studio.overseer is not None and studio.settings.explanation_workers > 0:
         from studio.workers import WorkerPool

@@ -44,7 +44,7 @@ async def reload(studio: Studio, profile: str, *, actor: str, reason: str = "rel
     get_profile(studio.profiles, profile)
     rt = studio.runtimes[profile]
     new = await asyncio.to_thread(load_bundle, rt.profile, studio.registry, previous=rt.bundle)
-    result = _swap(studio, profile, new)
+    result = await studio.between_batches(lambda: _swap(studio, profile, new))  # between batches
     with write_tx(studio.engine) as conn:
         append(conn, [AuditRecord(actor, "models.reloaded", "profile", profile, {"reason": reason, **result})])
     return result

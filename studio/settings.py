@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000
     batch_max_size: int = Field(256, ge=1, le=4096)
     batch_max_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
+    # batchers and the graph on their own thread, off the HTTP loop: measured slower under the GIL (docs/performance.md)
+    decision_thread: bool = False
     batch_api_max_events: int = Field(1000, ge=1, le=10_000)
     tool_timeout_ms: float = Field(2000.0, gt=0)
     stream_refit_every: int = Field(5000, ge=0)

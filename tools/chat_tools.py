@@ -149,17 +149,29 @@ def chat_tools(studio: Any) -> list[StudioTool]:
                                    "opened_at", "resolved_at", "first_decision_id", "decision_count")} for r in rows]
 
     async def forecast_stream(profile: str, stream: str, horizon: int = 12) -> dict[str, Any]:
-        from models.forecasting import forecast, from_stream
+        from models.forecasting import MIN_HISTORY, forecast, from_history, from_stream
 
         rt = studio.runtimes.get(profile)
         if rt is None or rt.streams is None:
             return {"error": f"{profile} has no streams"}
-        data = from_stream(rt.streams.get_many([stream])[stream])
+        streams = rt.streams
+
+        def read() -> Any:  # on the decision loop: a consistent copy
+            state = streams.get_many([stream])[stream]
+            if state is not None and state.fit is None and state.values.size >= MIN_HISTORY:
+                return state.ts.copy(), state.values.copy()  # its own fit is not ready yet: fit its window
+            return from_stream(state)
+
+        data = await studio.between_batches(read)
+        source = "the stream's fit"
+        if isinstance(data, tuple):
+            source = "a fit of the stream's recent window (its own fit is not ready yet)"
+            data = await asyncio.to_thread(from_history, rt.profile, rt.bundle, data[0], data[1], studio.fit_cache)
         out = await asyncio.to_thread(forecast, rt.profile, rt.bundle, data, horizon, None)
         e = out["ensemble"]
-        return {"profile": profile, "stream": stream, "times": [iso_ts(t) for t in out["timestamps"]],
-                "ensemble_mean": e["mean"], "lower_95": e["lower_95"], "upper_95": e["upper_95"],
-                "members": e["members"]}
+        return {"profile": profile, "stream": stream, "source": source,
+                "times": [iso_ts(t) for t in out["timestamps"]], "ensemble_mean": e["mean"],
+                "lower_95": e["lower_95"], "upper_95": e["upper_95"], "members": e["members"]}
 
     async def similar_incidents(decision_id: str, k: int = 5) -> dict[str, Any]:
         from store.decisions import get_decision

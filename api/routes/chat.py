@@ -20,6 +20,7 @@ from studio.errors import ErrorCode, StudioError
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
 THREAD_ID = r"^[A-Za-z0-9_\-]{1,64}$"
+KEEPALIVE_S = 15.0
 _running: set[asyncio.Task[Any]] = set()  # turns whose stream was abandoned finish (and are audited) anyway
 
 
@@ -48,9 +49,10 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
 @router.post("/stream", summary="Ask the incident chat, streamed as server-sent events",
              response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "`token` ({text}) as the answer is written, `tool_call` ({tool, args, "
-                                             "status}) after each tool call, then `answer` (the body of POST "
-                                             "/v1/chat) or `error` (the error envelope)"}})
+                              "description": "`tool_call` ({tool, args, status}) after each tool call, `token` "
+                                             "({text}) as the answer is written, `check_failed` ({checks, next}) "
+                                             "when the text so far failed the post-check, then `answer` (the body "
+                                             "of POST /v1/chat) or `error` (the error envelope)"}})
 async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id: RequestIdDep) -> Any:
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -78,7 +80,11 @@ async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id
     async def events() -> AsyncIterator[bytes]:
         seq = 0
         while True:
-            kind, data = await queue.get()
+            try:
+                kind, data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:  # a slow LLM call: keep proxies from closing the connection
+                yield b": keep-alive\n\n"
+                continue
             seq += 1
             yield _sse(kind, data, seq)
             if kind in ("answer", "error"):

@@ -51,7 +51,8 @@ async def create_forecast(body: ForecastIn, studio: StudioDep, key: DecideKey) -
         if not body.stream:
             raise ValidationFailed("give `stream` or `history`")
         assert rt.streams is not None
-        data = from_stream(rt.streams.get_many([body.stream])[body.stream])
+        streams, name = rt.streams, body.stream
+        data = await studio.between_batches(lambda: from_stream(streams.get_many([name])[name]))  # a consistent copy
     out = await asyncio.to_thread(forecast, profile, bundle, data, body.horizon, body.models)
     out["stream"] = body.stream
     return FastJSONResponse(out)

@@ -19,7 +19,7 @@ Event = Literal["explanation.ready", "explanation.failed"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-def current_owner(key: DecideKey) -> str:
+async def current_owner(key: DecideKey) -> str:
     """Who owns a subscription: the calling API key (a key sees and deletes only its own webhooks)."""
     return key.key_id
 

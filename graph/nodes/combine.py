@@ -1,5 +1,6 @@
-"""combine: the chosen arm's score (meta-classifier probability or the trusted models' calibrated mean),
-a severity index and the disagreement among the trusted models."""
+"""combine: the router picks an arm per event (graph/nodes/route.py), then the chosen arm's score
+(meta-classifier probability or the trusted models' calibrated mean), a severity index and the disagreement
+among the trusted models. One node: a graph step costs about 0.7 ms whatever it does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from graph.context import DecisionContext
+from graph.nodes.route import route
 from graph.state import DecisionState
 from graph.table import ScoreTable
 from policies.governor import severity_from_score
@@ -33,9 +35,10 @@ def meta_matrix(inputs: list[str], table: ScoreTable, quantities: list[dict[str,
 
 async def combine(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
     rt = runtime.context.runtime
-    arms = [r["arm"] for r in state["routes"]]
-    return {"combined": combine_rows(rt.profile, state["bundle"], state["table"], arms,
-                                     [s.quantities for s in state["slm"]])}
+    routed = route(state, runtime.context)
+    arms = [r["arm"] for r in routed["routes"]]
+    return {**routed, "combined": combine_rows(rt.profile, state["bundle"], routed["table"], arms,
+                                               [s.quantities for s in state["slm"]])}
 
 
 def combine_rows(profile: Any, bundle: Any, table: ScoreTable, arms: list[str],

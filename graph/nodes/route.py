@@ -1,11 +1,11 @@
-"""route: the contextual-bandit router picks, per event, which models to trust; exploration only when calm."""
+"""Routing (the first half of the combine node): the contextual-bandit router picks, per event, which models
+to trust; exploration only when calm."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from langgraph.runtime import Runtime
 
 from graph.context import DecisionContext
 from graph.state import DecisionState
@@ -31,15 +31,16 @@ def available_arms(profile: Any, arms: list[str], bundle: Any, table: ScoreTable
         else (table.ready[:, table.mask(profile.router.arms[a])]).any(axis=1) for a in arms])
 
 
-async def route(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
-    rt = runtime.context.runtime
+def route(state: DecisionState, ctx: DecisionContext) -> dict[str, Any]:
+    """{"routes": the arm (with propensity and context) chosen for each event, "table": the batch's scores}."""
+    rt = ctx.runtime
     batch, slm, bundle = state["batch"], state["slm"], state["bundle"]
     table = ScoreTable.build(state["outputs"], len(batch))
     router = rt.router
     arms = router.state.arms
     X = contexts(rt, batch, table)
     overall = np.nan_to_num(table.row_mean(np.ones(len(table.names), dtype=bool)), nan=0.0)
-    explore = np.array([runtime.context.explore and exploration_allowed(severity_from_score(float(overall[i])),
+    explore = np.array([ctx.explore and exploration_allowed(severity_from_score(float(overall[i])),
                                                                         slm[i].fired, rt.profile.thresholds)
                         for i in range(len(batch))], dtype=bool)
     available = available_arms(rt.profile, arms, bundle, table)

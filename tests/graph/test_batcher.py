@@ -77,3 +77,48 @@ async def test_a_failed_batch_reaches_every_caller_and_the_worker_goes_on() -> N
         await b.submit([1])
     assert await b.submit([2]) == [2]
     await b.stop()
+
+
+async def test_an_idle_batcher_runs_a_lone_request_at_once_and_waits_only_under_load() -> None:
+    sizes: list[int] = []
+
+    async def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        await asyncio.sleep(0.05)
+        return items
+
+    b = MicroBatcher(run, max_size=64, max_wait_s=1.0)  # a wait this long would be obvious
+    b.start()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await b.submit([1]) == [1]
+    assert loop.time() - t0 < 0.6  # idle: no waiting for company
+    # under load (requests queued while a batch runs) later requests share batches
+    results = await asyncio.wait_for(asyncio.gather(*(b.submit([k]) for k in range(20))), 30)
+    await b.stop()
+    assert [r[0] for r in results] == list(range(20))
+    assert max(sizes[1:]) > 1
+
+
+async def test_the_decision_loop_runs_coroutines_on_its_own_thread() -> None:
+    import threading
+
+    from graph.runner import DecisionLoop
+
+    async def where(x: int) -> tuple[str, int]:
+        await asyncio.sleep(0)
+        if x < 0:
+            raise ValueError("negative")
+        return threading.current_thread().name, x * 2
+
+    not_started = DecisionLoop(name="decision-test")
+    assert await not_started.run(where(1)) == (threading.current_thread().name, 2)  # inline until started
+    dl = DecisionLoop(name="decision-test")
+    dl.start()
+    try:
+        assert await dl.run(where(21)) == ("decision-test", 42)
+        with pytest.raises(ValueError, match="negative"):
+            await dl.run(where(-1))
+    finally:
+        dl.stop()
+    not_started.loop.close()
