@@ -323,3 +323,13 @@ class AlertCommentRow(SQLModel, table=True):
     author: str
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str
+
+
+class ChatThreadRow(SQLModel, table=True):
+    """Who started a chat thread: only that key (or an admin) reads or continues it."""
+
+    __tablename__ = "chat_threads"
+
+    id: str = Field(primary_key=True)
+    owner: str = Field(index=True)  # the API key id
+    created_at: str

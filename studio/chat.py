@@ -15,6 +15,7 @@ from sqlalchemy import select
 from graph.chat import INTERNAL, ChatContext, build_chat_graph
 from policies.chat_checks import cited
 from prompts import load_prompt, parse_pins
+from store import chat_threads
 from store.audit import AuditRecord, append
 from store.chat_queries import known_streams, stream_days
 from store.engine import write_tx
@@ -79,13 +80,18 @@ class ChatService:
         return list(range(datetime.fromtimestamp(lo, UTC).year, datetime.fromtimestamp(hi, UTC).year + 1))
 
     # -- turns -------------------------------------------------------------------------------------------------
-    async def ask(self, *, thread_id: str | None, message: str, actor: str,
+    async def ask(self, *, thread_id: str | None, message: str, actor: str, see_all: bool = False,
                   on_token: Callable[[str], Awaitable[None]] | None = None,
                   on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> dict[str, Any]:
+        """One turn. The key that starts a thread owns it; another key (unless see_all: an admin) is told the
+        thread does not exist."""
         message = message.strip()
         if not message:
             raise ValidationFailed("message is empty")
         thread_id = thread_id or new_id("thr")
+        owner = await asyncio.to_thread(chat_threads.claim, self.studio.engine, thread_id, actor)
+        if owner != actor and not see_all:
+            raise NotFound(f"no chat thread {thread_id!r}")
         ctx = ChatContext(tools=self.tools, provider=self.provider, prompt=self.prompt,
                           profiles=sorted(self.studio.profiles), exists=self.exists, streams=self.streams,
                           stream_years=self.stream_years, on_token=on_token, on_event=on_event)
@@ -116,7 +122,17 @@ class ChatService:
         with write_tx(self.studio.engine) as conn:
             append(conn, records)
 
-    async def history(self, thread_id: str) -> dict[str, Any]:
+    async def check_access(self, thread_id: str | None, *, actor: str, see_all: bool = False) -> None:
+        """NotFound when the thread exists and belongs to another key (checked before a stream starts)."""
+        if thread_id and not see_all:
+            owner = await asyncio.to_thread(chat_threads.owner_of, self.studio.engine, thread_id)
+            if owner is not None and owner != actor:
+                raise NotFound(f"no chat thread {thread_id!r}")
+
+    async def history(self, thread_id: str, *, actor: str, see_all: bool = False) -> dict[str, Any]:
+        owner = await asyncio.to_thread(chat_threads.owner_of, self.studio.engine, thread_id)
+        if owner is None or (owner != actor and not see_all):
+            raise NotFound(f"no chat thread {thread_id!r}")
         snap = await self.graph.aget_state(_config(thread_id))
         messages = (snap.values or {}).get("messages") if snap else None
         if not messages:

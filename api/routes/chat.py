@@ -1,5 +1,6 @@
 """The incident chat: ask a question in a thread (JSON, or server-sent events as the answer is written) and read
-a thread's history. The analyst role's `decide` permission; every tool call and answer is audited."""
+a thread's history. The analyst role's `decide` permission; a thread belongs to the key that started it (an
+admin sees every thread); every tool call and answer is audited."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class ChatIn(BaseModel):
 @router.post("", response_class=FastJSONResponse,
              summary="Ask the incident chat: the answer, its citations, the post-check and the tool calls made")
 async def ask(body: ChatIn, studio: StudioDep, key: DecideKey) -> Any:
-    return FastJSONResponse(await studio.chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor))
+    return FastJSONResponse(await studio.chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
+                                                  see_all=key.role == "admin"))
 
 
 def _envelope(code: ErrorCode, message: str, details: Any, request_id: str) -> dict[str, Any]:
@@ -54,6 +56,7 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
                                              "when the text so far failed the post-check, then `answer` (the body "
                                              "of POST /v1/chat) or `error` (the error envelope)"}})
 async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id: RequestIdDep) -> Any:
+    await studio.chat.check_access(body.thread_id, actor=key.actor, see_all=key.role == "admin")  # 404 before the 200
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
     async def on_token(text: str) -> None:
@@ -65,7 +68,7 @@ async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id
     async def turn() -> None:
         try:
             result = await studio.chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
-                                           on_token=on_token, on_event=on_event)
+                                           see_all=key.role == "admin", on_token=on_token, on_event=on_event)
             queue.put_nowait(("answer", result))
         except StudioError as exc:
             queue.put_nowait(("error", _envelope(exc.code, exc.message, exc.details, request_id)))
@@ -97,4 +100,4 @@ async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id
 @router.get("/{thread_id}", response_class=FastJSONResponse,
             summary="A chat thread's history: questions, answers with citations, tool calls and their results")
 async def history(studio: StudioDep, key: DecideKey, thread_id: str = Path(..., pattern=THREAD_ID)) -> Any:
-    return FastJSONResponse(await studio.chat.history(thread_id))
+    return FastJSONResponse(await studio.chat.history(thread_id, actor=key.actor, see_all=key.role == "admin"))

@@ -170,3 +170,23 @@ def test_every_answer_and_tool_call_is_audited(stack: ChatStack, replayed: dict[
     assert answered["question_sha256"] == hashlib.sha256(question.encode()).hexdigest()
     assert answered["citations"] == out["citations"] and answered["mode"] == "intents"
     assert question not in str(events)  # the question is hashed, not stored in the trail
+
+
+def test_a_thread_belongs_to_the_key_that_started_it(stack: ChatStack, replayed: dict[str, Any]) -> None:
+    with stack.client("admin") as admin:
+        r = admin.post("/v1/keys", json={"role": "analyst", "name": "second-analyst"})
+        assert r.status_code == 201, r.text
+        other_key = r.json()["key"]
+    with stack.client() as c:
+        out = ask(c, "what happened to USDC between 07:00 and 08:00 on 11 March 2023?")
+        thread = out["thread_id"]
+    with stack.server.client(key=other_key) as other:
+        assert other.get(f"/v1/chat/{thread}").status_code == 404
+        r = other.post("/v1/chat", json={"thread_id": thread, "message": "and after that?"})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        assert other.post("/v1/chat/stream", json={"thread_id": thread, "message": "and after?"}).status_code == 404
+    with stack.client("admin") as admin:  # an admin reads every thread
+        messages = admin.get(f"/v1/chat/{thread}").json()["messages"]
+    with stack.client() as c:  # the owner's thread was not touched by the refused turns
+        assert c.get(f"/v1/chat/{thread}").json()["messages"] == messages
+    assert [m["role"] for m in messages if m["role"] == "user"] == ["user"]
