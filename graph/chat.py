@@ -4,6 +4,7 @@ deterministically. Threads live on the checkpointer, so a conversation resumes a
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -171,10 +172,11 @@ async def check(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, An
                                   name=tc["name"]) for tc in last.tool_calls]  # keeps the thread valid for the API
         if ctx.on_event is not None:
             await ctx.on_event({"type": "check_failed", "checks": turn["checks"], "next": "fallback"})
-        return {"messages": [*unanswered, _fallback(state, ctx, "too many tool calls")], "turn": turn}
+        return {"messages": [*unanswered, await asyncio.to_thread(_fallback, state, ctx, "too many tool calls")],
+                "turn": turn}
     answer = _text(last)
     checks = [Check("answer_not_empty", bool(answer.strip()), "" if answer.strip() else "the answer is empty"),
-              *check_answer(answer, thread_evidence(state), turn["question"], ctx.exists)]
+              *await asyncio.to_thread(check_answer, answer, thread_evidence(state), turn["question"], ctx.exists)]
     turn["checks"] = [c.to_json() for c in checks]
     failed = [c for c in checks if not c.ok]
     if not failed:
@@ -189,7 +191,8 @@ async def check(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, An
                             "tools returned; cite only ids they returned.", additional_kwargs={INTERNAL: True})
         return {"messages": [note], "turn": turn}
     turn["fallback"] = True
-    return {"messages": [_fallback(state, ctx, "every number from a tool result, every id real")], "turn": turn}
+    fallback = await asyncio.to_thread(_fallback, state, ctx, "every number from a tool result, every id real")
+    return {"messages": [fallback], "turn": turn}
 
 
 def after_check(state: ChatState) -> Literal["agent", "done"]:
@@ -203,7 +206,8 @@ async def _by_intents(ctx: ChatContext, turn: dict[str, Any], prefix: str = "") 
                                        ctx.stream_years)
     text = prefix + answer.text
     checks = ([] if answer.intent == "help" else
-              check_answer(text, [e["result"] for e in turn["tool_log"]], turn["question"], ctx.exists))
+              await asyncio.to_thread(check_answer, text, [e["result"] for e in turn["tool_log"]], turn["question"],
+                                      ctx.exists))
     turn.update(intent=answer.intent, checks=[c.to_json() for c in checks])
     if ctx.on_token is not None:
         await ctx.on_token(text)
