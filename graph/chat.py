@@ -102,6 +102,26 @@ def after_start(state: ChatState) -> Literal["agent", "intents"]:
     return "agent" if state["turn"]["mode"] == "llm" else "intents"
 
 
+HISTORY_TURNS = 8  # earlier questions (with their tool calls and answers) sent along with a new one
+HISTORY_CHARS = 48_000  # and at most about this much of their text; the current turn is always sent whole
+
+
+def recent_messages(messages: list[Any], *, turns: int = HISTORY_TURNS, max_chars: int = HISTORY_CHARS) -> list[Any]:
+    """What the LLM sees of a long thread: whole recent turns (a turn starts at a person's question, so a tool
+    call is never separated from its result), newest first until the turn or size budget is spent."""
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage) and not m.additional_kwargs.get(INTERNAL)]
+    if not starts:
+        return list(messages)
+    keep_from, size = starts[-1], sum(len(_text(m)) for m in messages[starts[-1]:])
+    earlier = list(zip(starts[:-1], starts[1:], strict=True))[-turns:] if turns > 0 else []
+    for start, end in reversed(earlier):
+        size += sum(len(_text(m)) for m in messages[start:end])
+        if size > max_chars:
+            break
+        keep_from = start
+    return list(messages[keep_from:])
+
+
 async def agent(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     ctx = runtime.context
     turn = dict(state["turn"])
@@ -109,7 +129,8 @@ async def agent(state: ChatState, runtime: Runtime[ChatContext]) -> dict[str, An
                                   question="")
     lc_tools = [t.as_langchain() for t in ctx.tools.values()]
     try:
-        ai, call = await ctx.provider.tool_turn(purpose="chat", messages=[SystemMessage(system), *state["messages"]],
+        ai, call = await ctx.provider.tool_turn(purpose="chat",
+                                                messages=[SystemMessage(system), *recent_messages(state["messages"])],
                                                 tools=lc_tools, on_token=ctx.on_token)
     except LlmUnavailable as exc:
         turn["llm_calls"] = [*turn["llm_calls"], exc.call.to_json()]
