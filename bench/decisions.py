@@ -35,25 +35,9 @@ STREAMS = ["USDC", "USDT", "DAI", "UST"]
 API_KEY = ""  # the server's first admin key (read from its var dir once it is up)
 
 
-class AuthConnection(Connection):
+def connect(port: int) -> Connection:
     """The benchmark's keep-alive client, sending the API key (every decision route requires one)."""
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes, float]:
-        assert self.reader is not None and self.writer is not None
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        start = time.perf_counter()
-        self.writer.write(head + body)
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        payload = await self.reader.readexactly(length)
-        return status, payload, (time.perf_counter() - start) * 1000.0
+    return Connection("127.0.0.1", port, api_key=API_KEY)
 
 
 def price_paths(n: int) -> dict[str, np.ndarray]:
@@ -85,7 +69,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def single(port: int, src: EventSource, n: int) -> list[float]:
-    c = await AuthConnection("127.0.0.1", port).open()
+    c = await connect(port).open()
     lat = []
     for k in range(n):
         status, _, ms = await c.post("/v1/decisions", dumps(src.next(STREAMS[k % 4])))
@@ -102,7 +86,7 @@ async def concurrent(port: int, src: EventSource, clients: int, seconds: float) 
 
     async def worker(k: int) -> None:
         nonlocal count
-        c = await AuthConnection("127.0.0.1", port).open()
+        c = await connect(port).open()
         stream = STREAMS[k % 4]
         while time.perf_counter() < stop:
             status, _, ms = await c.post("/v1/decisions", dumps(src.next(stream)))
@@ -117,7 +101,7 @@ async def concurrent(port: int, src: EventSource, clients: int, seconds: float) 
 
 
 async def batches(port: int, src: EventSource, n_batches: int) -> float:
-    c = await AuthConnection("127.0.0.1", port).open()
+    c = await connect(port).open()
     rows, start = 0, time.perf_counter()
     for b in range(n_batches):
         events = [src.next(STREAMS[(b + k) % 4]) for k in range(1000)]

@@ -10,8 +10,9 @@ import orjson
 
 
 class Connection:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, api_key: str | None = None) -> None:
         self.host, self.port = host, port
+        self.auth = f"Authorization: Bearer {api_key}\r\n" if api_key else ""
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -21,7 +22,7 @@ class Connection:
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes, float]:
         assert self.reader is not None and self.writer is not None
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n{self.auth}"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
         start = time.perf_counter()
         self.writer.write(head + body)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from models.base import TrainingSet
 from models.router import RouterState, context_matrix, off_policy_evaluation
-from models.sequential import SequentialModel
+from models.sequential import SequentialModel, train_raw_rows
 from studio.profiles import Profile
 
 FAMILIES = ("classifier", "detector", "forecaster")
@@ -59,15 +59,8 @@ def _raw_of(model: Any, train: TrainingSet, calibrated: np.ndarray) -> np.ndarra
         return calibrated
     if isinstance(model, SequentialModel):
         out = np.full(train.X.shape[0], np.nan)
-        assert train.row_stream is not None and train.row_pos is not None
-        for sidx, series in enumerate(train.series):
-            raw = getattr(model, "train_raw_", {}).get(series.name)
-            if raw is None:
-                continue
-            rows = np.where(train.row_stream == sidx)[0]
-            pos = train.row_pos[rows] - series.warmup
-            ok = pos >= 0
-            out[rows[ok]] = raw[pos[ok]]
+        rows, raw = train_raw_rows(model, train)
+        out[rows] = raw
         return out
     from models.base import ScoringBatch
 

@@ -17,6 +17,25 @@ def rows_by_stream(streams: list[str]) -> dict[str, np.ndarray]:
     return {s: np.asarray(ix, dtype=int) for s, ix in groups.items()}
 
 
+def train_raw_rows(model: Any, train: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, the sequential model's out-of-sample raw scores for them) over every training series;
+    rows inside a series' warm-up have no score and are left out."""
+    assert train.row_stream is not None and train.row_pos is not None
+    idx, vals = [], []
+    for sidx, series in enumerate(train.series):
+        raw = getattr(model, "train_raw_", {}).get(series.name)
+        if raw is None:
+            continue
+        rows = np.where(train.row_stream == sidx)[0]
+        pos = train.row_pos[rows] - series.warmup
+        ok = pos >= 0
+        idx.append(rows[ok])
+        vals.append(raw[pos[ok]])
+    if not idx:
+        return np.zeros(0, dtype=int), np.zeros(0)
+    return np.concatenate(idx), np.concatenate(vals)
+
+
 class SequentialModel(BaseModel):
     """Template for per-stream models: fit_local() on a stream's warm-up, run() over its points in order.
 

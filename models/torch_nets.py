@@ -14,9 +14,12 @@ def _torch() -> Any:
     return torch
 
 
-def build_autoencoder(hidden: int) -> Any:
+def build_autoencoder(hidden: int, seed: int | None = None) -> Any:
+    """With a seed, the initial weights (hence the trained net) are the same on every run."""
     torch = _torch()
     nn = torch.nn
+    if seed is not None:
+        torch.manual_seed(seed)
 
     class LstmAutoencoder(nn.Module):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
@@ -34,9 +37,12 @@ def build_autoencoder(hidden: int) -> Any:
     return LstmAutoencoder()
 
 
-def build_forecaster(hidden: int) -> Any:
+def build_forecaster(hidden: int, seed: int | None = None) -> Any:
+    """With a seed, the initial weights (hence the trained net) are the same on every run."""
     torch = _torch()
     nn = torch.nn
+    if seed is not None:
+        torch.manual_seed(seed)
 
     class LstmForecaster(nn.Module):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:

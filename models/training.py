@@ -14,7 +14,7 @@ from models.catalog import create
 from models.datasets import ProfileData, build_profile_data
 from models.pipeline import FeaturePipeline
 from models.registry import ModelRegistry
-from models.sequential import SequentialModel
+from models.sequential import SequentialModel, train_raw_rows
 from policies.rules import RulePack
 from policies.slm.math import meta_math_names, tabular_math
 from studio.profiles import Profile
@@ -140,15 +140,9 @@ def base_inputs(fitted: dict[str, Any], names: list[str], train: TrainingSet) ->
         model = fitted[name]
         if isinstance(model, SequentialModel):
             col = np.full(train.X.shape[0], np.nan)
-            assert train.row_stream is not None and train.row_pos is not None
-            for sidx, series in enumerate(train.series):
-                raw = getattr(model, "train_raw_", {}).get(series.name)
-                if raw is None:
-                    continue
-                rows = np.where(train.row_stream == sidx)[0]
-                pos = train.row_pos[rows] - series.warmup
-                ok = pos >= 0
-                col[rows[ok]] = model.calibrator_.transform(raw[pos[ok]])  # type: ignore[union-attr]
+            rows, raw = train_raw_rows(model, train)
+            if rows.size:
+                col[rows] = model.calibrator_.transform(raw)  # type: ignore[union-attr]
             cols.append(col)
         else:
             cols.append(model.score(batch).score)

@@ -35,7 +35,7 @@ class LstmAutoencoderModel(Detector):
         idx = rng.permutation(w.shape[0])
         held = idx[: max(w.shape[0] // 5, 1)]
         train_idx = idx[max(w.shape[0] // 5, 1) :][: int(self.params.get("max_windows", 4000))]
-        self.net_ = torch_nets.build_autoencoder(int(self.params.get("hidden", 16)))
+        self.net_ = torch_nets.build_autoencoder(int(self.params.get("hidden", 16)), seed=int(self.params.get("seed", 7)))
         x = np.clip(w[train_idx] * self.scale_, -20, 20)
         self.losses_ = torch_nets.train(self.net_, x, x, epochs=int(self.params.get("epochs", 5)))
         self.infer_ = torch_nets.NumpyAutoencoder(self.net_.state_dict(), self.net_)

@@ -40,7 +40,7 @@ class LstmForecasterModel(Forecaster):
         train_idx = rng.permutation(train_idx)[: int(self.params.get("max_windows", 6000))]
         self.scale_ = 1.0 / max(float(np.std(w)), 1e-9)
         x = np.clip(w * self.scale_, -20, 20)
-        self.net_ = torch_nets.build_forecaster(int(self.params.get("hidden", 16)))
+        self.net_ = torch_nets.build_forecaster(int(self.params.get("hidden", 16)), seed=int(self.params.get("seed", 7)))
         self.losses_ = torch_nets.train(
             self.net_, x[train_idx, :-1], x[train_idx, -1], epochs=int(self.params.get("epochs", 6))
         )
