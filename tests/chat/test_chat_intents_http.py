@@ -67,9 +67,11 @@ def test_what_happened_to_usdc_in_a_window(stack: ChatStack, replayed: dict[str,
 
 
 def test_why_a_decision_and_an_alert_were_raised(stack: ChatStack, replayed: dict[str, Any]) -> None:
-    critical = next(a for a in replayed["alerts"] if a["action"] == "critical")
     with stack.client() as c:
-        first = c.get(f"/v1/decisions/{critical['first_decision_id']}").json()
+        # a critical alert opened by a rule (the hard depeg rule fires during the depeg; a critical reached by the
+        # models' score alone has no rule to name, and which alert opens first depends on the trained models)
+        critical, first = next((a, d) for a in replayed["alerts"] if a["action"] == "critical"
+                               for d in [c.get(f"/v1/decisions/{a['first_decision_id']}").json()] if d["rules"])
         out = ask(c, f"why was decision {first['id']} raised?")
         assert out["intent"] == "why" and all_ok(out) and out["citations"] == [first["id"]]
         assert f"is {first['action']} at severity {first['severity']}" in out["answer"]
