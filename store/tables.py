@@ -156,16 +156,10 @@ class FeedbackRow(SQLModel, table=True):
     created_at: str
 
 
-class ExplanationJobRow(SQLModel, table=True):
-    """A durable explanation job: queued -> running (leased) -> done, or failed (backoff) -> ... -> dead."""
+class LeasedWork(SQLModel):
+    """The columns of a durable work queue (store/jobs.py): queued -> running under a lease -> done, or failed with
+    attempts and a backoff (run_at) -> ... -> dead."""
 
-    __tablename__ = "explanation_jobs"
-    __table_args__ = (Index("ix_explanation_jobs_status_run_at", "status", "run_at"),)
-
-    id: str = Field(primary_key=True)
-    decision_id: str = Field(unique=True)
-    profile: str
-    reason: str
     status: str = "queued"
     attempts: int = 0
     max_attempts: int
@@ -176,6 +170,18 @@ class ExplanationJobRow(SQLModel, table=True):
     created_at: str
     updated_at: str
     finished_at: str | None = None
+
+
+class ExplanationJobRow(LeasedWork, table=True):
+    """A durable explanation job: queued -> running (leased) -> done, or failed (backoff) -> ... -> dead."""
+
+    __tablename__ = "explanation_jobs"
+    __table_args__ = (Index("ix_explanation_jobs_status_run_at", "status", "run_at"),)
+
+    id: str = Field(primary_key=True)
+    decision_id: str = Field(unique=True)
+    profile: str
+    reason: str
 
 
 class WebhookRow(SQLModel, table=True):
@@ -195,7 +201,7 @@ class WebhookRow(SQLModel, table=True):
     deleted_at: str | None = None
 
 
-class WebhookDeliveryRow(SQLModel, table=True):
+class WebhookDeliveryRow(LeasedWork, table=True):
     """One delivery of one event to one subscription, leased and retried with backoff like explanation jobs."""
 
     __tablename__ = "webhook_deliveries"
@@ -207,17 +213,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
     event: str
     subject_id: str
     body: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = "queued"
-    attempts: int = 0
-    max_attempts: int
-    run_at: str
-    lease_owner: str | None = None
-    lease_until: str | None = None
-    last_error: str | None = None
     last_status: int | None = None
-    created_at: str
-    updated_at: str
-    finished_at: str | None = None
 
 
 class BatchStreamStateRow(SQLModel, table=True):
