@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from policies.rules import ACTION_RANK
 from store.audit import AuditRecord, append
@@ -96,6 +96,20 @@ def _join(row: dict[str, Any], d: dict[str, Any], actor: str) -> tuple[AuditReco
     return _record(actor, action, row, d, **extra), suppressed
 
 
+_UPDATE_BY_ID = update(ALERTS).where(ALERTS.c.id == bindparam("_id"))
+
+
+def _unresolved(conn: Connection, keys: list[str], cutoff: str) -> dict[str, dict[str, Any]]:
+    """The unresolved alert of each key seen since cutoff (the most recently seen one), in one query."""
+    found: dict[str, dict[str, Any]] = {}
+    rows = conn.execute(select(ALERTS).where(ALERTS.c.dedup_key.in_(keys), ALERTS.c.state != "resolved",
+                                             ALERTS.c.last_seen_at >= cutoff)
+                        .order_by(ALERTS.c.last_seen_at.desc(), ALERTS.c.id.desc())).mappings()
+    for r in rows:
+        found.setdefault(r["dedup_key"], dict(r))
+    return found
+
+
 def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s: float, actor: str) -> list[str]:
     """Inside the batch's write transaction (after the decisions' audit events, so the chain lock is held):
     each alerting decision opens an alert or joins the unresolved one with its key seen within the window.
@@ -111,11 +125,11 @@ def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s:
     records: list[AuditRecord] = []
     links: list[dict[str, Any]] = []
     to_triage: list[str] = []
+    current = _unresolved(conn, list(groups), cutoff)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for key, items in groups.items():
-        found = conn.execute(select(ALERTS).where(ALERTS.c.dedup_key == key, ALERTS.c.state != "resolved",
-                                                  ALERTS.c.last_seen_at >= cutoff)
-                             .order_by(ALERTS.c.last_seen_at.desc()).limit(1)).mappings().first()
-        row = dict(found) if found else None
+        row = current.get(key)
         is_new = row is None
         for d, entity, rule in items:
             if row is None:
@@ -128,13 +142,13 @@ def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s:
             links.append({"alert_id": row["id"], "decision_id": d["id"], "joined_at": d["created_at"],
                           "action": d["action"], "severity": int(d["severity"]), "suppressed": suppressed})
         assert row is not None
-        if is_new:
-            conn.execute(insert(ALERTS), [row])
-        else:
-            conn.execute(update(ALERTS).where(ALERTS.c.id == row["id"]).values(
-                {k: v for k, v in row.items() if k != "id"}))
+        (inserts if is_new else updates).append(row)
         if row["review_status"] == "pending":
             to_triage.append(row["id"])
+    if inserts:
+        conn.execute(insert(ALERTS), inserts)
+    if updates:  # one statement, compiled once, executed for every joined alert
+        conn.execute(_UPDATE_BY_ID, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]} for r in updates])
     conn.execute(insert(LINKS), links)
     append(conn, records)
     return to_triage

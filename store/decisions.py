@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+import orjson
+from sqlalchemy import Column, Engine, MetaData, Table, insert, select
 
 from store import audit
 from store.alerts import open_or_join
 from store.audit import AuditRecord, canonical, sha256_text
-from store.engine import write_tx
+from store.engine import SerializedJSON, write_tx
 from store.explanations import ExplanationPolicy, insert_jobs
 from store.replay_inputs import save_batch_states
 from store.streams import StreamRepository
@@ -18,10 +19,18 @@ from store.tables import DecisionRow
 
 DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
 _OUTPUT_KEYS = ("models", "combine", "quantities", "rule_errors", "replay")
+_JSON_COLUMNS = ("inputs", "outputs", "router", "signals", "rules", "governor", "model_versions", "explanation")
+_UNHASHED = ("content_sha256", "explanation", "explanation_status")
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# The same table for inserts, its JSON columns taking serialized text: the writer serializes each JSON column once
+# (keys sorted) and stores those very bytes, instead of SQLAlchemy serializing them again per bind parameter.
+_DECISIONS_TEXT = Table("decisions", MetaData(), *(
+    Column(c.name, SerializedJSON() if c.name in _JSON_COLUMNS else c.type, primary_key=c.primary_key)
+    for c in DECISIONS.columns))
 
 
-def to_row(d: dict[str, Any]) -> dict[str, Any]:
-    row = {
+def _columns(d: dict[str, Any]) -> dict[str, Any]:
+    return {
         "id": d["id"], "created_at": d["created_at"], "profile": d["profile"], "stream": d["stream"],
         "event_ts": d["event_ts"], "request_id": d["request_id"], "batch_id": d["batch_id"], "label": d["label"],
         "severity": d["severity"], "score": d["score"], "action": d["action"], "disagreement": d["disagreement"],
@@ -29,13 +38,23 @@ def to_row(d: dict[str, Any]) -> dict[str, Any]:
         "signals": d["signals"], "rules": d["rules"], "governor": d["governor"], "model_versions": d["model_versions"],
         "explanation": d["explanation"], "explanation_status": d["explanation"]["status"],
     }
-    row["content_sha256"] = content_hash(row)
+
+
+def to_text_row(d: dict[str, Any]) -> dict[str, Any]:
+    """The decision's row with every JSON column serialized once (keys sorted) and stored as those very bytes;
+    the content hash is taken over the same bytes (orjson.Fragment), so it equals content_hash() of the row
+    as read back."""
+    row = _columns(d)
+    blobs = {k: orjson.dumps(row[k], option=_SORTED) for k in _JSON_COLUMNS}
+    body = {k: (orjson.Fragment(blobs[k]) if k in blobs else v) for k, v in row.items() if k not in _UNHASHED}
+    row.update({k: b.decode() for k, b in blobs.items()})
+    row["content_sha256"] = sha256_text(canonical(body))
     return row
 
 
 def content_hash(row: dict[str, Any]) -> str:
     """sha256 of everything a decision row holds except its explanation (which is filled in later)."""
-    body = {k: v for k, v in row.items() if k not in ("content_sha256", "explanation", "explanation_status")}
+    body = {k: v for k, v in row.items() if k not in _UNHASHED}
     return sha256_text(canonical(body))
 
 
@@ -73,12 +92,12 @@ class DecisionWriter:
     def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str,
                     batch_states: list[dict[str, Any]] | None = None) -> None:
         jobs = self.explain.plan(decisions)  # sets each explanation's status; jobs commit with their decisions
-        rows = [to_row(d) for d in decisions]
+        rows = [to_text_row(d) for d in decisions]
         records = [AuditRecord(actor, "decision.recorded", "decision", d["id"], audit_payload(d, r["content_sha256"]))
                    for d, r in zip(decisions, rows, strict=True)]
         with write_tx(self.engine) as conn:
             if rows:
-                conn.execute(insert(DECISIONS), rows)
+                conn.execute(insert(_DECISIONS_TEXT), rows)
             audit.append(conn, records)
             triage = (open_or_join(conn, decisions, window_s=self.alert_window_s, actor=actor)
                       if self.alert_window_s is not None else [])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import JSON, Connection, Dialect, Engine, create_engine, event, text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -42,6 +44,17 @@ def json_text(value: object) -> str:
     return orjson.dumps(value, option=_JSON_OPTS).decode()
 
 
+class SerializedJSON(TypeDecorator[str]):
+    """A JSON column whose values arrive already serialized (str): stored as they are (PostgreSQL still gets
+    its ::JSON cast), so a writer that has the JSON text need not have it serialized again."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:  # type: ignore[override]
+        return None
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -61,6 +74,9 @@ def _sqlite_events(engine: Engine) -> None:
     def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
+        # 16 KiB pages (applies to a new database file only): a decision row (~5 KB) fits in one page instead of
+        # spilling into overflow pages; a 1,000-row write measured 3x faster in isolation.
+        cur.execute("PRAGMA page_size=16384")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
@@ -86,11 +102,29 @@ def init_db(engine: Engine) -> None:
         create_views(conn)
 
 
+_SQLITE_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.RLock:
+    """One in-process lock per SQLite database: this process's writers queue on it and wake the moment the
+    previous transaction ends, instead of meeting in SQLite's busy handler, which polls with sleeps of up to
+    100 ms (measured: 127 ms of every 1,000-row batch went to BEGIN IMMEDIATE while the alert triager wrote).
+    Other processes (the CLI) still meet this one in SQLite's lock."""
+    key = str(engine.url)
+    with _LOCKS_GUARD:
+        return _SQLITE_WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
-    with engine.connect() as conn:
-        if is_sqlite(engine):
-            conn = conn.execution_options(sqlite_immediate=True)
+    """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE), after this process's
+    own writers (see _sqlite_write_lock)."""
+    if not is_sqlite(engine):
+        with engine.connect() as conn, conn.begin():
+            yield conn
+        return
+    with _sqlite_write_lock(engine), engine.connect() as conn:
+        conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             yield conn

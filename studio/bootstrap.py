@@ -54,6 +54,7 @@ class Studio:
     workers: Any = None  # studio.workers.WorkerPool (in-process explanation and webhook workers)
     review: Any = None  # studio.review.ReviewService: alert review threads (checkpointed) and their triager
     chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
+    wal: Any = None  # store.checkpoint.WalCheckpointer (SQLite): WAL checkpoints off the commit path
     started_at: float = field(default_factory=time.time)
 
     async def between_batches(self, fn: Callable[[], T]) -> T:
@@ -166,6 +167,10 @@ async def start(studio: Studio) -> None:
     assert studio.runner is not None
     await studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
+    from store.checkpoint import WalCheckpointer
+
+    studio.wal = WalCheckpointer(studio.engine)
+    studio.wal.start()
     if studio.overseer is not None and studio.settings.explanation_workers > 0:
         from studio.workers import WorkerPool
 
@@ -197,4 +202,6 @@ async def stop(studio: Studio) -> None:
     for ex in (studio.executor, studio.fit_executor):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
+    if studio.wal is not None:
+        studio.wal.stop()
     studio.engine.dispose()
