@@ -74,19 +74,21 @@ class ScoreTable:
         extras = [t.scores.extras if t.scores is not None and t.scores.extras else None for t in self.results]
         errors = [{"score": None, "raw": None, "ready": False, "error": t.error} for t in self.results]
         warm = {"status": "warming_up", "score": None, "raw": None, "ready": False}
+        cols = range(len(bases))
+        missing = [{**base, **errors[j]} for j, base in enumerate(bases)]
+        learning = [{**base, **warm} for base in bases]
 
         def make(i: int) -> list[dict[str, Any]]:
+            si, ri, ok, learn = s[i], r[i], ready[i], warming[i]
             out = []
-            for j, base in enumerate(bases):
-                e = dict(base)
-                if ready[i][j]:
-                    e["score"], e["raw"], e["ready"] = s[i][j], r[i][j], True
+            for j in cols:
+                if ok[j]:
+                    e = {**bases[j], "score": si[j], "raw": ri[j], "ready": True}
                     ex = extras[j]
                     if ex is not None and ex[i]:
-                        e["detail"] = {k: round(v, 6) if isinstance(v, float) else v  # type: ignore[assignment]
-                                       for k, v in ex[i].items()}
+                        e["detail"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in ex[i].items()}
                 else:
-                    e.update(warm if warming[i][j] else errors[j])
+                    e = dict(learning[j] if learn[j] else missing[j])
                 out.append(e)
             return out
 

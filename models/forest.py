@@ -41,6 +41,7 @@ class CompiledForest:
 
     strict_less = False  # scikit-learn: x <= t goes left; XGBoost: x < t goes left
     default_left: np.ndarray | None = None  # XGBoost: where a missing value goes
+    _child: np.ndarray | None = None  # [left, right] of every node, packed (built on first use)
 
     @classmethod
     def from_arrays(cls, features: Sequence[np.ndarray], thresholds: Sequence[np.ndarray], lefts: Sequence[np.ndarray],
@@ -75,17 +76,25 @@ class CompiledForest:
         return self
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
-        """Global leaf index per (row, tree). Features are compared as float32, as both libraries do."""
-        Xf = np.asarray(X, dtype=np.float32).astype(float)
-        rows = np.arange(Xf.shape[0])[:, None]
-        nodes = np.broadcast_to(self.roots, (Xf.shape[0], self.roots.size)).copy()
+        """Global leaf index per (row, tree). Features are compared as float32, as both libraries do.
+        Each level is four flat gathers: the node's feature, the row's value of it, the threshold, and the child
+        (left and right children packed side by side, so the comparison's outcome indexes the pair)."""
+        Xf = np.ascontiguousarray(np.asarray(X, dtype=np.float32), dtype=float)
+        n, p = Xf.shape
+        if self._child is None:
+            self._child = np.stack([self.left, self.right], axis=1).ravel()
+        child, xflat = self._child, Xf.ravel()
+        base = (np.arange(n, dtype=np.intp) * p)[:, None]
+        nodes = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
+        missing = self.default_left is not None and bool(np.isnan(xflat).any())
         for _ in range(self.depth):
-            x = Xf[rows, self.feature[nodes]]
-            t = self.threshold[nodes]
-            go_left = x < t if self.strict_less else x <= t
-            if self.default_left is not None:
-                go_left = np.where(np.isnan(x), self.default_left[nodes], go_left)
-            nodes = np.where(go_left, self.left[nodes], self.right[nodes])
+            x = xflat.take(base + self.feature.take(nodes))
+            t = self.threshold.take(nodes)
+            go_right = ~(x < t) if self.strict_less else ~(x <= t)
+            if missing:
+                assert self.default_left is not None
+                go_right = np.where(np.isnan(x), ~self.default_left.take(nodes), go_right)
+            nodes = child.take(2 * nodes + go_right)
         return nodes
 
     def mean(self, X: np.ndarray) -> np.ndarray:

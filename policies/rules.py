@@ -51,6 +51,7 @@ class RulePack(BaseModel):
     math: MathLimits = MathLimits()
     rules: list[Rule]
     _derived: dict[str, Expression] = PrivateAttr(default_factory=dict)
+    _compiled: list[tuple[Rule, Expression, tuple[str, ...]]] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _compile(self) -> RulePack:
@@ -58,9 +59,14 @@ class RulePack(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")
         self._derived = {name: Expression(src) for name, src in self.derived.items()}
-        for rule in self.rules:
-            _ = rule.expr  # fail at load time, not at the first event
+        # compiled at load time (a bad condition fails here, not at the first event), with the names each reads
+        self._compiled = [(rule, rule.expr, tuple(sorted(rule.expr.names))) for rule in self.rules]
         return self
+
+    @property
+    def compiled(self) -> list[tuple[Rule, Expression, tuple[str, ...]]]:
+        """(rule, its expression, the names it reads, sorted) for every rule, in pack order."""
+        return self._compiled
 
     @property
     def derived_exprs(self) -> dict[str, Expression]:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, upda
 
 from policies.rules import ACTION_RANK
 from store.audit import AuditRecord, append
+from store.bulk import insert_rows
 from store.ids import iso, new_id, now_iso, utcnow
 from store.tables import AlertCommentRow, AlertDecisionRow, AlertRow
 
@@ -149,7 +150,7 @@ def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s:
         conn.execute(insert(ALERTS), inserts)
     if updates:  # one statement, compiled once, executed for every joined alert
         conn.execute(_UPDATE_BY_ID, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]} for r in updates])
-    conn.execute(insert(LINKS), links)
+    insert_rows(conn, LINKS, links)
     append(conn, records)
     return to_triage
 

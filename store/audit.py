@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, select, text
 
+from store.bulk import fetch_one, insert_rows
 from store.ids import now_iso
 from store.tables import AuditEventRow
 
@@ -44,7 +45,7 @@ def chain_hash(seq: int, ts: str, actor: str, action: str, subject_type: str, su
 def _head(conn: Connection) -> tuple[int, str]:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    row = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()
+    row = fetch_one(conn, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
@@ -64,7 +65,7 @@ def append(conn: Connection, records: Iterable[AuditRecord]) -> list[int]:
                      "subject_id": r.subject_id, "payload": payload, "prev_hash": prev, "hash": h})
         seqs.append(seq)
         prev = h
-    conn.execute(insert(AUDIT), rows)
+    insert_rows(conn, AUDIT, rows)
     return seqs
 
 

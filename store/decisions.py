@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Engine, MetaData, Table, insert, select
+from sqlalchemy import Engine, select
 
 from store import audit
 from store.alerts import open_or_join
 from store.audit import AuditRecord, canonical, sha256_text
-from store.engine import SerializedJSON, write_tx
+from store.bulk import insert_rows
+from store.engine import write_tx
 from store.explanations import ExplanationPolicy, insert_jobs
 from store.replay_inputs import save_batch_states
 from store.streams import StreamRepository
@@ -19,14 +20,9 @@ from store.tables import DecisionRow
 
 DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
 _OUTPUT_KEYS = ("models", "combine", "quantities", "rule_errors", "replay")
-_JSON_COLUMNS = ("inputs", "outputs", "router", "signals", "rules", "governor", "model_versions", "explanation")
+_JSON_COLUMNS = frozenset(("inputs", "outputs", "router", "signals", "rules", "governor", "model_versions", "explanation"))
 _UNHASHED = ("content_sha256", "explanation", "explanation_status")
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-# The same table for inserts, its JSON columns taking serialized text: the writer serializes each JSON column once
-# (keys sorted) and stores those very bytes, instead of SQLAlchemy serializing them again per bind parameter.
-_DECISIONS_TEXT = Table("decisions", MetaData(), *(
-    Column(c.name, SerializedJSON() if c.name in _JSON_COLUMNS else c.type, primary_key=c.primary_key)
-    for c in DECISIONS.columns))
 
 
 def _columns(d: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +93,7 @@ class DecisionWriter:
                    for d, r in zip(decisions, rows, strict=True)]
         with write_tx(self.engine) as conn:
             if rows:
-                conn.execute(insert(_DECISIONS_TEXT), rows)
+                insert_rows(conn, DECISIONS, rows, serialized=_JSON_COLUMNS)
             audit.append(conn, records)
             triage = (open_or_join(conn, decisions, window_s=self.alert_window_s, actor=actor)
                       if self.alert_window_s is not None else [])

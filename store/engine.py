@@ -8,8 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-from sqlalchemy import JSON, Connection, Dialect, Engine, create_engine, event, text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlmodel import SQLModel
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -42,17 +41,6 @@ def is_sqlite(engine: Engine) -> bool:
 def json_text(value: object) -> str:
     """JSON columns are written with orjson (about 8x faster than the standard library on decision rows)."""
     return orjson.dumps(value, option=_JSON_OPTS).decode()
-
-
-class SerializedJSON(TypeDecorator[str]):
-    """A JSON column whose values arrive already serialized (str): stored as they are (PostgreSQL still gets
-    its ::JSON cast), so a writer that has the JSON text need not have it serialized again."""
-
-    impl = JSON
-    cache_ok = True
-
-    def bind_processor(self, dialect: Dialect) -> None:  # type: ignore[override]
-        return None
 
 
 def make_engine(url: str) -> Engine:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from store.bulk import insert_rows
 from store.ids import now_iso
 from store.tables import BatchStreamStateRow, StreamFitRow
 
@@ -15,7 +16,7 @@ FITS = StreamFitRow.__table__  # type: ignore[attr-defined]
 
 def save_batch_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
     now = now_iso()
-    conn.execute(insert(BATCH_STATES), [{**r, "created_at": now} for r in rows])
+    insert_rows(conn, BATCH_STATES, [{**r, "created_at": now} for r in rows])
 
 
 def save_fit(conn: Connection, profile: str, stream: str, version: int, fit: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from store.bulk import insert_rows
 from store.ids import now_iso
 from store.replay_inputs import save_fit
 from store.tables import StreamStateRow
@@ -14,16 +15,7 @@ STREAMS = StreamStateRow.__table__  # type: ignore[attr-defined]
 
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]], update_cols: list[str]) -> None:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(STREAMS)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[STREAMS.c.profile, STREAMS.c.stream],
-        set_={c: getattr(stmt.excluded, c) for c in update_cols},
-    )
-    conn.execute(stmt, rows)
+    insert_rows(conn, STREAMS, rows, conflict=(("profile", "stream"), tuple(update_cols)))
 
 
 class StreamRepository:

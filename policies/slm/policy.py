@@ -11,16 +11,16 @@ from policies.rules import RulePack
 def evaluate_rules(pack: RulePack, namespace: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(fired rules with the values they read, rules that could not be evaluated and why)."""
     fired, errors = [], []
-    for rule in pack.rules:
+    for rule, expr, names in pack.compiled:
         try:
-            hit = bool(rule.expr(namespace))
+            hit = bool(expr(namespace))
         except ExpressionError as exc:
             errors.append({"rule": rule.id, "error": str(exc)})
             continue
         if hit:
             fired.append({
                 "rule": rule.id, "action": rule.action, "min_severity": rule.min_severity, "hard": rule.hard,
-                "values": {n: _plain(namespace.get(n)) for n in sorted(rule.expr.names)},
+                "values": {n: _plain(namespace.get(n)) for n in names},
                 "description": rule.description,
             })
     return fired, errors
