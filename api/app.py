@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from api.auth import AuthGate
 from api.errors import install_error_handlers
+from api.hot_routes import HotRoutes, document_models
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import RateLimiter
 from api.routes import (
@@ -26,6 +28,7 @@ from api.routes import (
     watchlists,
     webhooks,
 )
+from api.schemas import BatchIn, EventIn
 from studio import __version__
 from studio.bootstrap import Studio, build_studio, start, stop
 from studio.keys import ensure_admin_key
@@ -65,6 +68,9 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
     for r in (decisions.router, feedback.router, forecasts.router, streams.router, models.router, watchlists.router,
               alerts.router, audit.router, chat.router, keys.router, health.router):
         app.include_router(r)
+    app.add_middleware(HotRoutes, fastapi=app, routes=[r for r in decisions.router.routes
+                                                       if isinstance(r, APIRoute) and r.path in decisions.HOT])
+    document_models(app, [EventIn, BatchIn])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     app.state.settings = settings
     return app

@@ -93,12 +93,17 @@ class AuthGate:
             log.exception("could not audit a denied request")
 
 
+async def authorize(request: Request, scope: str) -> Principal:
+    """The caller's principal if its key may do `scope` (else 401/403/429, audited)."""
+    gate: AuthGate = request.app.state.auth
+    return await gate.check(request, scope)
+
+
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """The dependency behind the Annotated aliases in api/deps.py."""
 
     async def dependency(request: Request) -> Principal:
-        gate: AuthGate = request.app.state.auth
-        return await gate.check(request, scope)
+        return await authorize(request, scope)
 
     dependency.__name__ = f"require_{scope}"
     return dependency

@@ -53,12 +53,12 @@ class RequestContextMiddleware:
                     received += len(message.get("body", b""))
                     if received > self.max_body_bytes:
                         too_large = True
-                        raise _BodyTooLarge()
+                        raise BodyTooLarge()
                 return message
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
-            except _BodyTooLarge:
+            except BodyTooLarge:
                 await self._too_large(send_with_id, request_id)
         if self.metrics is not None:
             route = scope.get("route")
@@ -75,5 +75,5 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised from receive() once the body passes the limit; this middleware answers 413."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
-from api.deps import DecideKey, ReadKey, RequestIdDep, StudioDep
+from api.auth import authorize
+from api.deps import ReadKey, StudioDep
+from api.hot_routes import body_openapi, json_body, query, query_openapi
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
 from graph.events import Event
@@ -32,24 +35,39 @@ def public(d: dict[str, Any]) -> dict[str, Any]:
     return {k: d[k] for k in keep}
 
 
+class DecideQuery(BaseModel):
+    explain: Literal["wait"] | None = Field(None, description="wait for the overseer's explanation")
+    timeout_ms: int = Field(10_000, ge=0, description="how long explain=wait waits")
+
+
+# The two decision routes are hot routes (api/hot_routes.py): they take only the Request and parse it themselves.
 @router.post("/decisions", response_model=DecisionOut, response_class=FastJSONResponse,
-             summary="Decide one event (answered after the decision and its audit events committed)")
-async def decide(event: EventIn, studio: StudioDep, request_id: RequestIdDep, key: DecideKey,
-                 explain: Literal["wait"] | None = Query(None, description="wait for the overseer's explanation"),
-                 timeout_ms: int = Query(10_000, ge=0, description="how long explain=wait waits")) -> Any:
-    assert studio.runner is not None
-    [d] = await studio.runner.decide([to_event(event, request_id, 0)])
-    if explain == "wait":
-        d = {**d, "explanation": await explain_wait(studio, d, timeout_ms)}
+             summary="Decide one event (answered after the decision and its audit events committed)",
+             openapi_extra={**body_openapi(EventIn), "parameters": query_openapi(DecideQuery)})
+async def decide(request: Request) -> Any:
+    await authorize(request, "decide")
+    q = query(request, DecideQuery)
+    event = await json_body(request, EventIn)
+    studio = request.app.state.studio
+    [d] = await studio.runner.decide([to_event(event, request.state.request_id, 0)])
+    if q.explain == "wait":
+        d = {**d, "explanation": await explain_wait(studio, d, q.timeout_ms)}
     return FastJSONResponse(public(d))
 
 
 @router.post("/decisions:batch", response_model=BatchOut, response_class=FastJSONResponse,
-             summary="Decide up to 1,000 events in order (one transaction per micro-batch)")
-async def decide_batch(body: BatchIn, studio: StudioDep, request_id: RequestIdDep, key: DecideKey) -> Any:
-    assert studio.runner is not None
-    decisions = await studio.runner.decide([to_event(e, request_id, i) for i, e in enumerate(body.events)])
+             summary="Decide up to 1,000 events in order (one transaction per micro-batch)",
+             openapi_extra=body_openapi(BatchIn))
+async def decide_batch(request: Request) -> Any:
+    await authorize(request, "decide")
+    body = await json_body(request, BatchIn)
+    request_id = request.state.request_id
+    decisions = await request.app.state.studio.runner.decide([to_event(e, request_id, i)
+                                                               for i, e in enumerate(body.events)])
     return FastJSONResponse({"decisions": [public(d) for d in decisions], "count": len(decisions)})
+
+
+HOT = ("/v1/decisions", "/v1/decisions:batch")
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, response_class=FastJSONResponse,
