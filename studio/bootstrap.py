@@ -7,7 +7,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -45,7 +45,7 @@ class Studio:
     metrics: Metrics
     runtimes: dict[str, ProfileRuntime] = field(default_factory=dict)
     executor: ThreadPoolExecutor | None = None
-    fit_executor: ThreadPoolExecutor | None = None
+    fit_executor: Executor | None = None
     graph: Any = None
     runner: DecisionRunner | None = None
     fit_cache: FitCache = field(default_factory=FitCache)
@@ -140,7 +140,12 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     if settings.train_on_start if train is None else train:
         train_missing(studio, progress=progress)
     studio.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
-    studio.fit_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-fit")
+    if settings.stream_fit_process:
+        from graph.fit_process import FitProcess
+
+        studio.fit_executor = FitProcess(settings.database_url, settings.models_path, settings.profiles_dir)
+    else:
+        studio.fit_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-fit")
     for name, profile in studio.profiles.items():
         studio.runtimes[name] = build_runtime(studio, profile)
     studio.graph = build_decision_graph()

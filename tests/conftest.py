@@ -18,6 +18,9 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("STUDIO_LOG_LEVEL", "WARNING")
+    # Stream fits on a thread: a fit child costs ~8 s to spawn and load, per studio. The child process (the
+    # default) has its own tests in tests/graph/test_fit_process.py.
+    os.environ.setdefault("STUDIO_STREAM_FIT_PROCESS", "false")
 
 
 @pytest.fixture(scope="session")
