@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -150,10 +151,8 @@ def children_peak_rss_mb(pid: int) -> float:
     total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            try:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a child that just exited
                 total += peak_rss_mb(int(child))
-            except (FileNotFoundError, ProcessLookupError):
-                pass
     return round(total, 1)
 
 
