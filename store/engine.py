@@ -74,7 +74,9 @@ def _sqlite_events(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # straight on the DBAPI connection: exec_driver_sql costs ~0.1 ms of Python per call (an execution
+        # context, events, a cursor result) and a one-event decision write begins one transaction
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")  # type: ignore[union-attr]
 
 
 def init_db(engine: Engine) -> None:
