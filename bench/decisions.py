@@ -6,7 +6,8 @@ full lineup, driven by concurrent HTTP clients. Prints one JSON line.
 single_p50_ms / single_p99_ms   concurrency 1
 concurrent_rps / concurrent_p99_ms   concurrency 64
 batch_rows_per_s               1,000-event batches over HTTP
-inproc_p50_ms                  the same single decision in-process, without HTTP or database (the floor)
+inproc_p50_ms                  the same single decision in-process, without HTTP or database (the floor),
+                               on streams warmed up and fitted like the server's
 rss_mb                         the server's peak resident memory
 children_rss_mb                its child processes' (the stream-fit process), summed
 """
