@@ -8,6 +8,10 @@ concurrent_rps / concurrent_p99_ms   concurrency 64
 batch_rows_per_s               1,000-event batches over HTTP
 inproc_p50_ms                  the same single decision in-process, without HTTP or database (the floor),
                                on streams warmed up and fitted like the server's
+concurrent_server_cores        CPU the server process used during the concurrent phase, in cores
+batch_server_cores             ... during the batch phase
+batch_server_cpu_us_per_row    the server's CPU per decision in the batch phase (all its threads; 2 cores at
+                               10,000 rows/s leave at most 200 us)
 rss_mb                         the server's peak resident memory
 children_rss_mb                its child processes' (the stream-fit process), summed
 """
@@ -36,6 +40,7 @@ from bench.http_client import Connection, dumps
 from studio import PROJECT_ROOT
 
 STREAMS = ["USDC", "USDT", "DAI", "UST"]
+BATCH_ROWS = 1000  # events per request in the batch phase
 API_KEY = ""  # the server's first admin key (read from its var dir once it is up)
 
 
@@ -108,7 +113,7 @@ async def batches(port: int, src: EventSource, n_batches: int) -> float:
     c = await connect(port).open()
     rows, start = 0, time.perf_counter()
     for b in range(n_batches):
-        events = [src.next(STREAMS[(b + k) % 4]) for k in range(1000)]
+        events = [src.next(STREAMS[(b + k) % 4]) for k in range(BATCH_ROWS)]
         status, _, _ = await c.post("/v1/decisions:batch", dumps({"events": events}))
         assert status == 200, status
         rows += len(events)
@@ -153,6 +158,25 @@ async def inproc(var: Path, models: Path, n: int) -> list[float]:
     lat = [await decide(k) for k in range(n)]
     await stop(st)
     return lat
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Cores a process used over a phase: its CPU seconds over the wall-clock seconds."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.cpu, self.wall = cpu_s(pid), time.perf_counter()
+
+    def done(self) -> tuple[float, float]:
+        """(cores, CPU seconds) since construction."""
+        used = cpu_s(self.pid) - self.cpu
+        return round(used / (time.perf_counter() - self.wall), 2), used
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -237,9 +261,13 @@ def main() -> None:
             asyncio.run(single(8765, src, 8))
             lat1 = asyncio.run(single(8765, src, args.single))
             b0 = batcher_counts(8765)
+            meter = CpuMeter(server.pid)
             rps, latc = asyncio.run(concurrent(8765, src, args.clients, args.seconds))
+            conc_cores, _ = meter.done()
             b1 = batcher_counts(8765)
+            meter = CpuMeter(server.pid)
             rows = asyncio.run(batches(8765, src, args.batches))
+            batch_cores, batch_cpu = meter.done()
             rss = peak_rss_mb(server.pid)
             child_rss = children_peak_rss_mb(server.pid)
         finally:
@@ -250,7 +278,10 @@ def main() -> None:
         "single_p50_ms": pct(lat1, 50), "single_p99_ms": pct(lat1, 99),
         "concurrent_rps": round(rps, 1), "concurrent_p99_ms": pct(latc, 99), "concurrent_p50_ms": pct(latc, 50),
         "concurrent_mean_batch": round((b1[1] - b0[1]) / max(b1[0] - b0[0], 1), 1),
-        "batch_rows_per_s": round(rows, 1), "inproc_p50_ms": round(statistics.median(lat_in), 2),
+        "concurrent_server_cores": conc_cores,
+        "batch_rows_per_s": round(rows, 1), "batch_server_cores": batch_cores,
+        "batch_server_cpu_us_per_row": round(batch_cpu / (args.batches * BATCH_ROWS) * 1e6),
+        "inproc_p50_ms": round(statistics.median(lat_in), 2),
         "single_over_inproc": round(pct(lat1, 50) / statistics.median(lat_in), 2), "rss_mb": rss,
         "children_rss_mb": child_rss,
         "profile": "peg", "models": 12, "clients": args.clients, "cpus": os.cpu_count(),
