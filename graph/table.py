@@ -64,32 +64,26 @@ class ScoreTable:
         except ValueError:
             return None
 
-    def entry_maker(self) -> Any:
-        """A function i -> the per-model part of decision i (status, score, raw, version, latency, error,
-        detail); the per-batch work (rounding, constant fields) is done once here."""
-        s, r = np.round(self.score, 6).tolist(), np.round(self.raw, 6).tolist()
-        ready, warming = self.ready.tolist(), self.warming.tolist()
-        bases = [{"name": t.name, "family": t.family, "version": t.version, "status": t.status,
-                  "latency_ms": round(t.latency_ms, 3)} for t in self.results]
-        extras = [t.scores.extras if t.scores is not None and t.scores.extras else None for t in self.results]
-        errors = [{"score": None, "raw": None, "ready": False, "error": t.error} for t in self.results]
-        warm = {"status": "warming_up", "score": None, "raw": None, "ready": False}
-        cols = range(len(bases))
-        missing = [{**base, **errors[j]} for j, base in enumerate(bases)]
-        learning = [{**base, **warm} for base in bases]
-
-        def make(i: int) -> list[dict[str, Any]]:
-            si, ri, ok, learn = s[i], r[i], ready[i], warming[i]
-            out = []
-            for j in cols:
-                if ok[j]:
-                    e = {**bases[j], "score": si[j], "raw": ri[j], "ready": True}
-                    ex = extras[j]
-                    if ex is not None and ex[i]:
-                        e["detail"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in ex[i].items()}
-                else:
-                    e = dict(learning[j] if learn[j] else missing[j])
-                out.append(e)
-            return out
-
-        return make
+    def entries(self) -> list[list[dict[str, Any]]]:
+        """Each event's per-model part of its decision (name, family, version, status, latency, score, raw,
+        ready, and a detail or an error), built model by model so the constant fields are set once per column."""
+        n, cols = len(self.score), []
+        for j, t in enumerate(self.results):
+            name, family, version, lat = t.name, t.family, t.version, round(t.latency_ms, 3)
+            learning = {"name": name, "family": family, "version": version, "status": "warming_up",
+                        "latency_ms": lat, "score": None, "raw": None, "ready": False}
+            missing = {"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
+                       "score": None, "raw": None, "ready": False, "error": t.error}
+            scores, raws = np.round(self.score[:, j], 6).tolist(), np.round(self.raw[:, j], 6).tolist()
+            col: list[dict[str, Any]] = [{"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
+                    "score": sc, "raw": rw, "ready": True} if ok else dict(learning if learn else missing)
+                   for sc, rw, ok, learn in zip(scores, raws, self.ready[:, j].tolist(), self.warming[:, j].tolist(),
+                                                strict=True)]
+            extras = t.scores.extras if t.scores is not None else None
+            if extras:
+                for i in range(n):
+                    ex = extras[i]
+                    if ex and col[i]["ready"]:
+                        col[i]["detail"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in ex.items()}
+            cols.append(col)
+        return [list(row) for row in zip(*cols, strict=True)] if cols else [[] for _ in range(n)]

@@ -191,6 +191,8 @@ async def start(studio: Studio) -> None:
         studio.background.append(asyncio.create_task(maintenance.run(studio, studio.settings.maintenance_interval_s)))
     gc.collect()
     gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses
+    if studio.settings.gc_young_threshold:
+        gc.set_threshold(studio.settings.gc_young_threshold, 20, 10)
 
 
 async def stop(studio: Studio) -> None:

@@ -97,12 +97,12 @@ def _recompute(studio: Studio, profile: Any, rows: list[dict[str, Any]], bundle:
         arms = [c.arm for c in choices]
     combined = combine_rows(profile, bundle, table, arms, quantities)
     rulings = govern_rows(profile, combined, fired, table)
-    entries = table.entry_maker()
+    entries = table.entries()
     out = []
     for i in range(len(rows)):
         out.append({"score": combined[i]["score"], "severity": rulings[i].severity, "action": rulings[i].action,
                     "label": rulings[i].label, "arm": arms[i], "disagreement": combined[i]["disagreement"],
-                    "rules": [r["rule"] for r in fired[i]], "models": {m["name"]: m["score"] for m in entries(i)},
+                    "rules": [r["rule"] for r in fired[i]], "models": {m["name"]: m["score"] for m in entries[i]},
                     "governor": [a["rule"] for a in rulings[i].actions], "versions": dict(bundle.versions)})
     return out
 

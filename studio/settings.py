@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # stream fits (~0.4 s of CPU each) in a child process, off the decision path's GIL (graph/fit_process.py)
     stream_fit_process: bool = True
     maintenance_interval_s: float = Field(300.0, ge=0.0)  # baselines refresh, router sync (0: off)
+    # allocations between young-generation GC runs once started (Python's default is 700; 0 keeps it): a
+    # 1,000-event batch makes ~100,000 objects, and at 700 the collector cost ~50 ms per batch (docs/performance.md)
+    gc_young_threshold: int = Field(50_000, ge=0)
 
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

@@ -17,7 +17,7 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
     events, routes, table = state["events"], state["routes"], state["table"]
     combined, rulings, slm, bundle = state["combined"], state["rulings"], state["slm"], state["bundle"]
     created = now_iso()
-    entries = table.entry_maker()
+    entries = table.entries()
     inputs = replay_inputs(state["batch"])
     out = []
     for i, ev in enumerate(events):
@@ -27,7 +27,7 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
             "event_ts": ev.ts, "request_id": ev.request_id, "batch_id": state["batch_id"],
             "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
             "action": ruling.action, "disagreement": combined[i]["disagreement"], "inputs": ev.inputs_json(),
-            "models": entries(i),
+            "models": entries[i],
             "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"]},
             "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
             "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,
