@@ -55,6 +55,7 @@ class Studio:
     review: Any = None  # studio.review.ReviewService: alert review threads (checkpointed) and their triager
     chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
     wal: Any = None  # store.checkpoint.WalCheckpointer (SQLite): WAL checkpoints off the commit path
+    gc_before: tuple[int, int, int] | None = None  # the GC thresholds start() replaced; stop() puts them back
     started_at: float = field(default_factory=time.time)
 
     async def between_batches(self, fn: Callable[[], T]) -> T:
@@ -192,6 +193,7 @@ async def start(studio: Studio) -> None:
     gc.collect()
     gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses
     if studio.settings.gc_young_threshold:
+        studio.gc_before = gc.get_threshold()
         gc.set_threshold(studio.settings.gc_young_threshold, 20, 10)
 
 
@@ -211,4 +213,7 @@ async def stop(studio: Studio) -> None:
             ex.shutdown(wait=True, cancel_futures=True)
     if studio.wal is not None:
         studio.wal.stop()
+    if studio.gc_before is not None:
+        gc.set_threshold(*studio.gc_before)
+        studio.gc_before = None
     studio.engine.dispose()
