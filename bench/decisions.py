@@ -70,7 +70,7 @@ class EventSource:
         i = self.i[stream]
         self.i[stream] += 1
         return {"profile": "peg", "stream": f"{self.prefix}-{stream}", "timestamp": self.t0 + 3600 * i,
-                "value": float(self.paths[stream][i % 20000]), "context": {"token": stream}}
+                "value": float(self.paths[stream][i % len(self.paths[stream])]), "context": {"token": stream}}
 
 
 def pct(xs: list[float], q: float) -> float:

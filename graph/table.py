@@ -75,10 +75,11 @@ class ScoreTable:
             missing = {"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
                        "score": None, "raw": None, "ready": False, "error": t.error}
             scores, raws = np.round(self.score[:, j], 6).tolist(), np.round(self.raw[:, j], 6).tolist()
-            col: list[dict[str, Any]] = [{"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
-                    "score": sc, "raw": rw, "ready": True} if ok else dict(learning if learn else missing)
-                   for sc, rw, ok, learn in zip(scores, raws, self.ready[:, j].tolist(), self.warming[:, j].tolist(),
-                                                strict=True)]
+            flags = zip(self.ready[:, j].tolist(), self.warming[:, j].tolist(), strict=True)
+            col: list[dict[str, Any]] = [
+                {"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
+                 "score": sc, "raw": rw, "ready": True} if ok else dict(learning if learn else missing)
+                for sc, rw, (ok, learn) in zip(scores, raws, flags, strict=True)]
             extras = t.scores.extras if t.scores is not None else None
             if extras:
                 for i in range(n):
