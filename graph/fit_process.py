@@ -29,13 +29,16 @@ _CHILD: dict[str, Any] = {}  # in the child: the registry, the profiles and the 
 
 
 def _init_child(database_url: str, models_path: str, profiles_dir: str) -> None:
+    import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS, so the limit below covers it as well as numpy's)
     import torch
+    from threadpoolctl import threadpool_limits
 
     from models.registry import ModelRegistry
     from store.engine import make_engine
     from studio.profiles import load_profiles
 
     torch.set_num_threads(1)
+    threadpool_limits(limits=1, user_api="blas")  # small fits; an idle OpenBLAS helper thread spins on a core
     _CHILD.update(registry=ModelRegistry(Path(models_path), make_engine(database_url)),
                   profiles=load_profiles(Path(profiles_dir)), bundles={})
 

@@ -56,6 +56,7 @@ class Studio:
     chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
     wal: Any = None  # store.checkpoint.WalCheckpointer (SQLite): WAL checkpoints off the commit path
     gc_before: tuple[int, int, int] | None = None  # the GC thresholds start() replaced; stop() puts them back
+    blas_limits: Any = None  # threadpoolctl's limits start() set; stop() restores the libraries' own
     started_at: float = field(default_factory=time.time)
 
     async def between_batches(self, fn: Callable[[], T]) -> T:
@@ -170,6 +171,10 @@ async def start(studio: Studio) -> None:
     import torch
 
     torch.set_num_threads(1)  # small networks: threads cost more than they save per request
+    if studio.settings.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        studio.blas_limits = threadpool_limits(limits=studio.settings.blas_threads, user_api="blas")
     assert studio.runner is not None
     await studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
@@ -216,4 +221,7 @@ async def stop(studio: Studio) -> None:
     if studio.gc_before is not None:
         gc.set_threshold(*studio.gc_before)
         studio.gc_before = None
+    if studio.blas_limits is not None:
+        studio.blas_limits.restore_original_limits()
+        studio.blas_limits = None
     studio.engine.dispose()

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # allocations between young-generation GC runs once started (Python's default is 700; 0 keeps it): a
     # 1,000-event batch makes ~100,000 objects, and at 700 the collector cost ~50 ms per batch (docs/performance.md)
     gc_young_threshold: int = Field(50_000, ge=0)
+    # BLAS threads (numpy's and scipy's OpenBLAS) once started (0 keeps the libraries' default, one per core):
+    # an idle OpenBLAS helper thread spins, and on 2 cores it took ~80 ms of CPU per 1,000-event batch
+    blas_threads: int = Field(1, ge=0)
 
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
