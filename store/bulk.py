@@ -9,6 +9,7 @@ when the caller serialized them already); on PostgreSQL they get their ::json ca
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table
@@ -48,8 +49,11 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         return
     sql, cols, json_cols = _statement(conn.dialect.name, table, tuple(rows[0]), conflict)
     encode = [c in json_cols and c not in serialized for c in cols]
-    params = [tuple(json_text(r[c]) if enc and r[c] is not None else r[c] for c, enc in zip(cols, encode, strict=True))
-              for r in rows]
+    if any(encode):
+        params = [tuple(json_text(r[c]) if enc and r[c] is not None else r[c]
+                        for c, enc in zip(cols, encode, strict=True)) for r in rows]
+    else:  # nothing to serialize here (the decisions: their JSON columns come as text): one C call per row
+        params = list(map(itemgetter(*cols), rows)) if len(cols) > 1 else [(r[cols[0]],) for r in rows]
     cursor = conn.connection.cursor()
     try:
         cursor.executemany(sql, params)
