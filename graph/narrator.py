@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 PROVIDER = "template"
 NOTICE = "Written by the template narrator (no LLM endpoint is configured)."
+
+
+_score = itemgetter("score")
 
 
 def _fmt(x: float) -> str:
@@ -33,10 +37,17 @@ def narrate(decision: dict[str, Any]) -> str:
             + ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in r["values"].items()) + ")"
             for r in fired) + ".")
     models = decision["models"]
-    ok = [m for m in models if m["status"] == "ok" and m["ready"]]
-    bad = [m for m in models if m["status"] not in ("ok", "warming_up")]
-    warming = [m["name"] for m in models if m["status"] == "warming_up"]
-    top = sorted(ok, key=lambda m: -m["score"])[:3]
+    ok, bad, warming = [], [], []
+    for m in models:  # one pass: answered, still learning this stream, not answering
+        status = m["status"]
+        if status == "ok":
+            if m["ready"]:
+                ok.append(m)
+        elif status == "warming_up":
+            warming.append(m["name"])
+        else:
+            bad.append(m)
+    top = sorted(ok, key=_score, reverse=True)[:3]  # stable: ties keep the lineup's order, as before
     if ok:
         parts.append(f"{len(ok)} of {len(models)} models answered; highest scores: "
                      + ", ".join(f"{m['name']} {m['score']:.2f}" for m in top) + ".")
