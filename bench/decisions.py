@@ -233,7 +233,7 @@ def main() -> None:
     p.add_argument("--single", type=int, default=600)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--clients", type=int, default=64)
-    p.add_argument("--batches", type=int, default=10)
+    p.add_argument("--batches", type=int, default=30)  # 10 proved too short to separate changes of ~10%
     args = p.parse_args()
     project_var = PROJECT_ROOT / "var"
     ensure_trained(project_var)
