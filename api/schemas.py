@@ -24,8 +24,9 @@ class EventIn(BaseModel):
     stream: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:/\-]+$")] | None = None
     timestamp: datetime | None = None
     value: Number | None = None
-    features: Annotated[dict[Name, Number | None], Field(max_length=256)] = {}
-    context: Annotated[dict[Name, ContextValue], Field(max_length=32)] = {}
+    # default_factory: a literal {} default is deep-copied for every event that leaves the field out
+    features: Annotated[dict[Name, Number | None], Field(max_length=256, default_factory=dict)]
+    context: Annotated[dict[Name, ContextValue], Field(max_length=32, default_factory=dict)]
 
 
 class BatchIn(BaseModel):
