@@ -64,10 +64,12 @@ def combine_rows(profile: Any, bundle: Any, table: ScoreTable, arms: list[str],
                 method[i] = "meta"
         else:
             score[rows] = np.nan_to_num(table.row_mean(cols)[rows], nan=0.0)
+    patterns = list(map(tuple, trusted_cols.tolist()))
+    trusted = {p: [name for name, t in zip(table.names, p, strict=True) if t]  # a batch has a handful of sets
+               for p in set(patterns)}
     combined = []
-    for i in range(n):
-        s = round(float(score[i]), 6)
-        combined.append({"score": s, "method": method[i], "severity": severity_from_score(s),
-                         "trusted": [table.names[j] for j in np.flatnonzero(trusted_cols[i])],
-                         "disagreement": round(float(spread[i]), 4)})
+    for x, m, pattern, d in zip(score.tolist(), method, patterns, spread.tolist(), strict=True):
+        s = round(x, 6)
+        combined.append({"score": s, "method": m, "severity": severity_from_score(s), "trusted": list(trusted[pattern]),
+                         "disagreement": round(d, 4)})
     return combined
