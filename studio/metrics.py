@@ -40,8 +40,8 @@ class Metrics:
         self.denied = Counter("studio_access_denied_total", "Requests refused by access control",
                               ["status"], registry=r)
 
-    def decision(self, profile: str, action: str) -> None:
-        self.decisions.labels(profile, action).inc()
+    def decision(self, profile: str, action: str, count: int = 1) -> None:
+        self.decisions.labels(profile, action).inc(count)
 
     def model_latency(self, profile: str, model: str, status: str, ms: float) -> None:
         self.models.labels(profile, model, status).observe(ms / 1000.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -68,6 +69,6 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
         rt.streams.mark_clean(touched)
         rt.streams.after_batch(touched, state["bundle"])
     if ctx.metrics is not None:
-        for d in decisions:
-            ctx.metrics.decision(rt.profile.name, d["action"])
+        for action, count in Counter(d["action"] for d in decisions).items():
+            ctx.metrics.decision(rt.profile.name, action, count)
     return {"decisions": decisions}

@@ -100,6 +100,16 @@ def test_missing_decision_is_404_in_the_envelope(server: Server) -> None:
     assert r.json()["error"]["code"] == "not_found" and r.json()["error"]["request_id"] == r.headers["x-request-id"]
 
 
+def decision_counts(metrics: str) -> dict[str, float]:
+    """studio_decisions_total of the peg profile, by action, from the Prometheus text."""
+    out = {}
+    for line in metrics.splitlines():
+        if line.startswith("studio_decisions_total{") and 'profile="peg"' in line:
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('action="', 1)[1].split('"', 1)[0]] = float(value)
+    return out
+
+
 def test_health_metrics_and_docs(server: Server) -> None:
     with server.client() as c:
         h = c.get("/v1/health").json()
@@ -112,6 +122,12 @@ def test_health_metrics_and_docs(server: Server) -> None:
         m = c.get("/metrics").text
         assert "studio_http_request_seconds_bucket" in m
         assert 'studio_decisions_total{action=' in m and 'profile="peg"' in m
+        events = [{"profile": "peg", "stream": "metrics", "value": v} for v in (1.0, 0.97, 1.0, 0.95, 1.0)]
+        actions = [d["action"] for d in c.post("/v1/decisions:batch", json={"events": events}).json()["decisions"]]
+        after = decision_counts(c.get("/metrics").text)
+        before = decision_counts(m)
+        assert {a: after[a] - before.get(a, 0) for a in after if after[a] != before.get(a, 0)} == {
+            a: float(actions.count(a)) for a in set(actions)}  # counted per action, once per decision
         assert 'studio_model_seconds_bucket' in m and 'model="random_forest"' in m
         assert c.get("/docs").status_code == 200
         spec = c.get("/openapi.json").json()
