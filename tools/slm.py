@@ -27,10 +27,12 @@ def _watch_items(event: Event, context_fields: list[str]) -> list[tuple[str, str
 def run_slms(rt: Any, events: list[Event], batch: ScoringBatch, lookups: Any) -> list[SlmResult]:
     """Math (quantities and limit signals) -> SQL (watch-lists, baselines) -> Policy (rules) for each event."""
     profile, pack = rt.profile, rt.pack
+    baselines: list[Any] = []
     if profile.is_stream:
         assert batch.values is not None and batch.prev is not None
         assert batch.win_mean is not None and batch.win_std is not None
-        baselines = [lookups.baseline(profile.name, e.stream) if lookups else None for e in events]
+        known = {s: lookups.baseline(profile.name, s) if lookups else None for s in {e.stream for e in events}}
+        baselines = [known[e.stream] for e in events]
         full = batch.seen >= batch.min_seen if batch.seen is not None else None
         quantities = stream_math(profile, pack, batch.values, batch.prev, baselines, batch.win_mean, batch.win_std,
                                  full)
@@ -39,17 +41,20 @@ def run_slms(rt: Any, events: list[Event], batch: ScoringBatch, lookups: Any) ->
         fields = [dict(zip(batch.feature_names, row, strict=True)) for row in batch.X.tolist()]
         quantities = tabular_math(pack, fields)
     out = []
+    matched: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}  # a batch repeats its few items
     for i, event in enumerate(events):
         q = quantities[i]
         signals = math_signals(pack, q)
-        hits = lookups.watchlist_hits(profile.name, _watch_items(event, profile.context_fields)) if lookups else []
+        items = tuple(_watch_items(event, profile.context_fields))
+        if items not in matched:
+            matched[items] = lookups.watchlist_hits(profile.name, list(items)) if lookups else []
+        hits = list(matched[items])
         signals.append({"slm": "sql", "name": "watchlisted", "value": bool(hits), "fired": bool(hits),
                         "matches": hits})
         if profile.is_stream and "baseline_mean" in q:
             signals.append({"slm": "sql", "name": "baseline", "value": round(q["baseline_mean"], 6),
                             "std": round(q["baseline_std"], 6), "fired": False,
-                            "source": "stream_baselines" if lookups and lookups.baseline(profile.name, event.stream)
-                            else "recent_window"})
+                            "source": "stream_baselines" if baselines[i] else "recent_window"})
         namespace = {**{k: v for k, v in event.context.items() if isinstance(v, (str, int, float, bool))},
                      **fields[i], **q, "watchlisted": bool(hits), "stream": event.stream, "profile": profile.name}
         fired, errors = evaluate_rules(pack, namespace)

@@ -45,6 +45,22 @@ def test_watchlist_changes_decisions_and_is_audited(server2: Server) -> None:
         assert c.get("/v1/audit/verify").json()["ok"]
 
 
+def test_a_batch_mixing_watchlisted_and_other_events_flags_each_one_rightly(server2: Server) -> None:
+    """The SQL SLM looks a batch's distinct (kind, value) items up once: each event still gets its own hits."""
+    with server2.client() as c:
+        entry = c.post("/v1/watchlists", json={"kind": "token", "value": "WLMIX", "reason": "mixed batch"}).json()
+        tokens = ["WLMIX", "OTHER", "WLMIX", "OTHER2", "OTHER", "WLMIX"]
+        events = [{"profile": "peg", "stream": f"wlmix-{i % 2}", "value": 0.996, "context": {"token": t}}
+                  for i, t in enumerate(tokens)]
+        out = c.post("/v1/decisions:batch", json={"events": events}).json()["decisions"]
+        c.delete(f"/v1/watchlists/{entry['id']}")
+    for t, d in zip(tokens, out, strict=True):
+        sql = next(s for s in d["signals"] if s["name"] == "watchlisted")
+        assert sql["fired"] is (t == "WLMIX")
+        assert [m["value"] for m in sql["matches"]] == (["WLMIX"] if t == "WLMIX" else [])
+        assert ("peg.watchlisted_off_peg" in {r["rule"] for r in d["rules"]}) is (t == "WLMIX")
+
+
 def test_feedback_teaches_the_router_and_survives_a_restart(server2: Server) -> None:
     with server2.client() as c:
         state0 = c.get("/v1/router/peg").json()
