@@ -81,10 +81,11 @@ class ScoreTable:
                  "score": sc, "raw": rw, "ready": True} if ok else dict(learning if learn else missing)
                 for sc, rw, (ok, learn) in zip(scores, raws, flags, strict=True)]
             extras = t.scores.extras if t.scores is not None else None
-            if extras:
-                for i in range(n):
-                    ex = extras[i]
-                    if ex and col[i]["ready"]:
-                        col[i]["detail"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in ex.items()}
+            if extras:  # detail columns, rounded as a whole; a row has its detail where the model answered it
+                keys = list(extras)
+                details = zip(*(np.round(extras[k], 6).tolist() for k in keys), strict=True)
+                for entry, values in zip(col, details, strict=True):
+                    if entry["ready"]:
+                        entry["detail"] = dict(zip(keys, values, strict=True))
             cols.append(col)
         return [list(row) for row in zip(*cols, strict=True)] if cols else [[] for _ in range(n)]

@@ -78,6 +78,9 @@ class ScoringBatch:
         return int(self.X.shape[0])
 
 
+Extras = dict[str, np.ndarray]  # a detail's name -> one value per row of the batch
+
+
 @dataclass
 class ModelScores:
     """Raw and calibrated outputs of one model for every row of a batch."""
@@ -85,11 +88,11 @@ class ModelScores:
     raw: np.ndarray
     score: np.ndarray
     ready: np.ndarray  # False where the model cannot answer yet (warming up)
-    extras: list[dict[str, Any]] | None = None
+    extras: Extras | None = None  # per-row detail columns (NaN where a row has none)
     new_states: dict[str, dict[str, Any]] | None = None  # stream -> model state after these rows
 
 
-RawScores = tuple[np.ndarray, np.ndarray, list[dict[str, Any]] | None, dict[str, dict[str, Any]] | None]
+RawScores = tuple[np.ndarray, np.ndarray, "Extras | None", dict[str, dict[str, Any]] | None]
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import BaseModel, RawScores, ScoringBatch, SeriesData, TrainingSet
+from models.base import BaseModel, Extras, RawScores, ScoringBatch, SeriesData, TrainingSet
 
 
 def rows_by_stream(streams: list[str]) -> dict[str, np.ndarray]:
@@ -56,7 +56,7 @@ class SequentialModel(BaseModel):
 
     def run(
         self, local: dict[str, Any], state: dict[str, Any], u: np.ndarray, ts: np.ndarray
-    ) -> tuple[np.ndarray, list[dict[str, Any]] | None, dict[str, Any]]:
+    ) -> tuple[np.ndarray, Extras | None, dict[str, Any]]:
         """Raw scores for u (in order), optional per-row extras, and the state after the last point."""
         raise NotImplementedError
 
@@ -108,7 +108,7 @@ class SequentialModel(BaseModel):
         return raw, self.series_metric(series, extras, raw), local
 
     def series_metric(
-        self, series: SeriesData, extras: list[dict[str, Any]] | None, raw: np.ndarray
+        self, series: SeriesData, extras: Extras | None, raw: np.ndarray
     ) -> dict[str, float]:
         return {"mean_raw": float(np.mean(raw)), "p99_raw": float(np.quantile(raw, 0.99))}
 
@@ -117,7 +117,7 @@ class SequentialModel(BaseModel):
         n = len(batch)
         raw = np.zeros(n)
         ready = np.zeros(n, dtype=bool)
-        extras: list[dict[str, Any]] = [{} for _ in range(n)]
+        extras: Extras = {}
         new_states: dict[str, dict[str, Any]] = {}
         assert batch.u is not None and batch.ts is not None
         for stream, rows in rows_by_stream(batch.streams).items():
@@ -132,11 +132,10 @@ class SequentialModel(BaseModel):
             r, ex, new_state = self.run(local, mstate, batch.u[rows], batch.ts[rows])
             raw[rows] = r
             ready[rows] = True
-            if ex is not None:
-                for j, row in enumerate(rows):
-                    extras[row] = ex[j]
+            for key, col in (ex or {}).items():
+                extras.setdefault(key, np.full(n, np.nan))[rows] = col
             new_states[stream] = new_state
-        return raw, ready, extras, new_states  # the caller decides whether to keep the new states
+        return raw, ready, extras or None, new_states  # the caller decides whether to keep the new states
 
     def _save(self, directory: Any) -> dict[str, Any]:
         return {"series_metrics": getattr(self, "series_metrics_", {}), "locals": getattr(self, "locals_", {})}

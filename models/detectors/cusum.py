@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from models.base import Detector, TrainingSet
+from models.base import Detector, Extras, TrainingSet
 from models.sequential import SequentialModel
 
 
@@ -56,7 +56,7 @@ class CusumModel(SequentialModel, Detector):
 
     def run(
         self, local: dict[str, Any], state: dict[str, Any], u: np.ndarray, ts: np.ndarray
-    ) -> tuple[np.ndarray, list[dict[str, Any]] | None, dict[str, Any]]:
+    ) -> tuple[np.ndarray, Extras | None, dict[str, Any]]:
         stat, new_state = self._walk(local, state, u)
         return stat / local["h"], None, new_state
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from models.base import Extras
 from models.forecasters.base import LocalForecaster
 
 
@@ -59,7 +60,7 @@ class ArimaModel(LocalForecaster):
 
     def run(
         self, local: dict[str, Any], state: dict[str, Any], u: np.ndarray, ts: np.ndarray
-    ) -> tuple[np.ndarray, list[dict[str, Any]] | None, dict[str, Any]]:
+    ) -> tuple[np.ndarray, Extras | None, dict[str, Any]]:
         d = local["d"]
         w_hist, e_hist, last = list(state["w"]), list(state["e"]), state["last"]
         p, q = local["p"], local["q"]

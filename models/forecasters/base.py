@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import Forecaster, SeriesData
+from models.base import Extras, Forecaster, SeriesData
 from models.sequential import SequentialModel
 
 
@@ -14,17 +14,16 @@ class LocalForecaster(SequentialModel, Forecaster):
     """A forecaster fitted per stream on its warm-up; raw score = |u - forecast| / sigma."""
 
     def series_metric(
-        self, series: SeriesData, extras: list[dict[str, Any]] | None, raw: np.ndarray
+        self, series: SeriesData, extras: Extras | None, raw: np.ndarray
     ) -> dict[str, float]:
         w = series.warmup
         actual = series.u[w:]
-        predicted = np.array([e["forecast_u"] for e in extras or []])
+        predicted = extras["forecast_u"] if extras else np.array([])
         return {"mase": mase(actual, predicted, series.u[:w]), "mean_abs_z": float(np.mean(raw))}
 
-    def step_errors(self, u: np.ndarray, yhat: np.ndarray, sigma: float) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    def step_errors(self, u: np.ndarray, yhat: np.ndarray, sigma: float) -> tuple[np.ndarray, Extras]:
         raw = np.abs(u - yhat) / sigma
-        extras = [{"forecast_u": float(f), "sigma_u": sigma} for f in yhat]
-        return raw, extras
+        return raw, {"forecast_u": np.asarray(yhat, dtype=float), "sigma_u": np.full(len(yhat), float(sigma))}
 
     def forecast_ahead(
         self, local: dict[str, Any], state: dict[str, Any], ts_future: np.ndarray

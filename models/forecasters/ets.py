@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from models.base import Extras
 from models.forecasters.base import LocalForecaster
 
 
@@ -55,7 +56,7 @@ class EtsModel(LocalForecaster):
 
     def run(
         self, local: dict[str, Any], state: dict[str, Any], u: np.ndarray, ts: np.ndarray
-    ) -> tuple[np.ndarray, list[dict[str, Any]] | None, dict[str, Any]]:
+    ) -> tuple[np.ndarray, Extras | None, dict[str, Any]]:
         a, b, g, phi, m = local["alpha"], local["beta"], local["gamma"], local["phi"], local["m"]
         lvl, trend, seas = state["l"], state["b"], list(state["s"])
         yhat = np.empty(u.size)

@@ -60,7 +60,8 @@ class LstmForecasterModel(Forecaster):
         x = np.clip(batch.windows * self.scale_, -20, 20)
         pred = self.infer_(x[:, :-1])
         raw = np.abs(x[:, -1] - pred) / self.sigma_
-        extras = [{"forecast_u": float(p / self.scale_), "sigma_u": self.sigma_ / self.scale_} for p in pred]
+        extras = {"forecast_u": np.asarray(pred / self.scale_, dtype=float),
+                  "sigma_u": np.full(raw.size, self.sigma_ / self.scale_)}
         return raw, np.ones(raw.size, dtype=bool), extras, None
 
     def forecast_window(self, window_u: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from models.base import SeriesData
+from models.base import Extras, SeriesData
 from models.forecasters.base import LocalForecaster
 
 logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
@@ -121,7 +121,7 @@ class ProphetModel(LocalForecaster):
 
     def run(
         self, local: dict[str, Any], state: dict[str, Any], u: np.ndarray, ts: np.ndarray
-    ) -> tuple[np.ndarray, list[dict[str, Any]] | None, dict[str, Any]]:
+    ) -> tuple[np.ndarray, Extras | None, dict[str, Any]]:
         """Prophet's curve plus an online level correction: an EWMA of its recent residuals."""
         base = compact_predict(local, ts)
         rate = float(self.params.get("bias_rate", 0.3))

@@ -47,7 +47,7 @@ def test_ets_recursion_matches_statsmodels(taxi) -> None:  # type: ignore[no-unt
     model = create("ets")
     local = model.fit_local(u, ts, 48)
     _, extras, _ = model.run(local, model.initial_state(local), u, ts)
-    ours = np.array([e["forecast_u"] for e in extras])
+    ours = extras["forecast_u"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = ExponentialSmoothing(u, trend="add", damped_trend=True, seasonal="add", seasonal_periods=48,
@@ -62,7 +62,7 @@ def test_arima_recursion_tracks_statsmodels_one_step(taxi) -> None:  # type: ign
     model = create("arima")
     local = model.fit_local(u, ts, 48)
     _, extras, _ = model.run(local, model.initial_state(local), u, ts)
-    ours = np.array([e["forecast_u"] for e in extras])
+    ours = extras["forecast_u"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = ARIMA(u, order=(2, 0, 1), trend="c").fit().fittedvalues
