@@ -92,7 +92,7 @@ class ModelScores:
     new_states: dict[str, dict[str, Any]] | None = None  # stream -> model state after these rows
 
 
-RawScores = tuple[np.ndarray, np.ndarray, "Extras | None", dict[str, dict[str, Any]] | None]
+RawScores = tuple[np.ndarray, np.ndarray, Extras | None, dict[str, dict[str, Any]] | None]
 
 
 @runtime_checkable
