@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -19,10 +20,24 @@ from store.streams import StreamRepository
 from store.tables import DecisionRow
 
 DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
-_OUTPUT_KEYS = ("models", "combine", "quantities", "rule_errors", "replay")
+_OUTPUT_KEYS = ("combine", "models", "quantities", "replay", "rule_errors")  # sorted: the outputs column's key order
 _JSON_COLUMNS = frozenset(("inputs", "outputs", "router", "signals", "rules", "governor", "model_versions", "explanation"))
 _UNHASHED = ("content_sha256", "explanation", "explanation_status")
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_PLAIN_COLUMNS = tuple(sorted(_JSON_COLUMNS - {"outputs", "model_versions"}))
+_WIRE = ("inputs", "models", "router", "signals", "rules", "governor", "model_versions")  # reused by responses
+
+
+class DecisionDoc(dict[str, Any]):
+    """A decision as the graph builds it. The writer attaches `wire`: its JSON parts as serialized for the row
+    (orjson fragments), so a response embeds those very bytes instead of serializing the parts again. A copy
+    (`{**d}`) is a plain dict without them."""
+
+    __slots__ = ("wire",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wire: dict[str, orjson.Fragment] = {}
 
 
 def _columns(d: dict[str, Any]) -> dict[str, Any]:
@@ -36,16 +51,33 @@ def _columns(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_text_row(d: dict[str, Any]) -> dict[str, Any]:
+def to_text_row(d: dict[str, Any], shared: dict[int, bytes] | None = None) -> dict[str, Any]:
     """The decision's row with every JSON column serialized once (keys sorted) and stored as those very bytes;
     the content hash is taken over the same bytes (orjson.Fragment), so it equals content_hash() of the row
-    as read back."""
+    as read back. The outputs column is its parts' serializations joined in sorted key order (the same bytes
+    as serializing it whole). `shared` (id -> bytes) serializes an object shared by a batch's decisions (their
+    model versions) once. A DecisionDoc gets its serialized parts in `wire`."""
     row = _columns(d)
-    blobs = {k: orjson.dumps(row[k], option=_SORTED) for k in _JSON_COLUMNS}
+    parts = {k: orjson.dumps(d[k], option=_SORTED) for k in _OUTPUT_KEYS}
+    blobs = {k: orjson.dumps(row[k], option=_SORTED) for k in _PLAIN_COLUMNS}
+    blobs["model_versions"] = _dumps_shared(d["model_versions"], shared)
+    blobs["outputs"] = b"{" + b",".join(b'"' + k.encode() + b'":' + parts[k] for k in _OUTPUT_KEYS) + b"}"
     body = {k: (orjson.Fragment(blobs[k]) if k in blobs else v) for k, v in row.items() if k not in _UNHASHED}
     row.update({k: b.decode() for k, b in blobs.items()})
-    row["content_sha256"] = sha256_text(canonical(body))
+    row["content_sha256"] = hashlib.sha256(orjson.dumps(body, option=_SORTED)).hexdigest()
+    if isinstance(d, DecisionDoc):
+        blobs["models"] = parts["models"]
+        d.wire = {k: orjson.Fragment(blobs[k]) for k in _WIRE}
     return row
+
+
+def _dumps_shared(value: Any, shared: dict[int, bytes] | None) -> bytes:
+    if shared is None:
+        return orjson.dumps(value, option=_SORTED)
+    blob = shared.get(id(value))
+    if blob is None:
+        blob = shared[id(value)] = orjson.dumps(value, option=_SORTED)
+    return blob
 
 
 def content_hash(row: dict[str, Any]) -> str:
@@ -88,7 +120,8 @@ class DecisionWriter:
     def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str,
                     batch_states: list[dict[str, Any]] | None = None) -> None:
         jobs = self.explain.plan(decisions)  # sets each explanation's status; jobs commit with their decisions
-        rows = [to_text_row(d) for d in decisions]
+        shared: dict[int, bytes] = {}  # lives while `decisions` does, so no id is reused meanwhile
+        rows = [to_text_row(d, shared) for d in decisions]
         records = [AuditRecord(actor, "decision.recorded", "decision", d["id"], audit_payload(d, r["content_sha256"]))
                    for d, r in zip(decisions, rows, strict=True)]
         with write_tx(self.engine) as conn:

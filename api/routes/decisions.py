@@ -14,7 +14,7 @@ from api.hot_routes import body_openapi, json_body, query, query_openapi
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
 from graph.events import Event
-from store.decisions import get_decision
+from store.decisions import DecisionDoc, get_decision
 from studio import trail
 from studio.errors import NotFound
 from studio.overseer import explain_wait
@@ -29,10 +29,16 @@ def to_event(e: EventIn, request_id: str, index: int) -> Event:
                  context=dict(e.context), request_id=request_id, index=index)
 
 
+_PUBLIC = ("id", "created_at", "profile", "stream", "label", "severity", "score", "action", "disagreement",
+           "models", "router", "rules", "signals", "governor", "model_versions", "explanation", "inputs")
+
+
 def public(d: dict[str, Any]) -> dict[str, Any]:
-    keep = ("id", "created_at", "profile", "stream", "label", "severity", "score", "action", "disagreement",
-            "models", "router", "rules", "signals", "governor", "model_versions", "explanation", "inputs")
-    return {k: d[k] for k in keep}
+    """The response's view of a decision; parts the writer serialized already go out as those bytes."""
+    wire = d.wire if isinstance(d, DecisionDoc) else None
+    if not wire:
+        return {k: d[k] for k in _PUBLIC}
+    return {k: wire[k] if k in wire else d[k] for k in _PUBLIC}
 
 
 class DecideQuery(BaseModel):

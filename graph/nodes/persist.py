@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from graph.context import DecisionContext
 from graph.narrator import NOTICE, PROVIDER, narrate
 from graph.state import DecisionState
+from store.decisions import DecisionDoc
 from store.ids import new_id, now_iso
 
 
@@ -20,10 +21,11 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
     created = now_iso()
     entries = table.entries()
     inputs = replay_inputs(state["batch"])
-    out = []
+    versions = dict(bundle.versions)  # one object for the batch: the writer serializes it once
+    out: list[dict[str, Any]] = []
     for i, ev in enumerate(events):
         ruling = rulings[i]
-        d = {
+        d = DecisionDoc({
             "id": new_id("dec"), "created_at": created, "profile": rt.profile.name, "stream": ev.stream,
             "event_ts": ev.ts, "request_id": ev.request_id, "batch_id": state["batch_id"],
             "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
@@ -32,9 +34,9 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
             "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"]},
             "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
             "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,
-            "governor": ruling.to_json(), "model_versions": dict(bundle.versions),
+            "governor": ruling.to_json(), "model_versions": versions,
             "replay": {**inputs[i], "q": slm[i].quantities},
-        }
+        })
         d["explanation"] = {"status": "template", "provider": PROVIDER, "text": narrate(d), "notice": NOTICE,
                             "href": f"/v1/decisions/{d['id']}/explanation"}
         out.append(d)

@@ -60,9 +60,10 @@ def test_batch_keeps_order_and_reads_back(server: Server, shared_data) -> None: 
         assert body["count"] == 60
         values = [d["inputs"]["value"] for d in body["decisions"]]
         assert values == [e["value"] for e in events]
-        one = body["decisions"][-1]
-        again = c.get(f"/v1/decisions/{one['id']}").json()
-        assert again["id"] == one["id"] and again["score"] == one["score"] and again["models"] == one["models"]
+        for one in body["decisions"]:  # the response embeds the row's serialized parts: the same content
+            again = c.get(f"/v1/decisions/{one['id']}").json()
+            assert {k: v for k, v in again.items() if k != "explanation"} == \
+                {k: v for k, v in one.items() if k != "explanation"}
         stream = c.get("/v1/streams/peg/kraken-batch").json()
         assert stream["points_seen"] == 60 and stream["warm_up_points"] == 24
         # The fit runs in the background once the warm-up is complete; the next batch installs it (on a busy

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from sqlalchemy import select
 
-from store.decisions import DECISIONS, DecisionWriter, content_hash, get_decision
+from api.routes.decisions import public
+from store.decisions import DECISIONS, DecisionDoc, DecisionWriter, content_hash, get_decision, to_text_row
 from store.engine import init_db, make_engine
 from store.ids import new_id, now_iso
 
@@ -52,6 +54,24 @@ def check_round_trip(url: str) -> None:
     # a changed value no longer matches the recorded hash
     tampered = {**row, "score": 0.9}
     assert content_hash(tampered) != row["content_sha256"]
+    engine.dispose()
+
+
+def test_response_embeds_the_rows_serialized_parts(tmp_path: Path) -> None:
+    """A DecisionDoc's response reuses the bytes written to its row: the same content as serializing it afresh,
+    with the outputs column exactly what serializing it whole gives."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'wire.db'}")
+    init_db(engine)
+    docs = [DecisionDoc(decision(i)) for i in range(2)]
+    DecisionWriter(engine).write_batch("peg", docs, [], "test")
+    for d in docs:
+        assert set(d.wire) == {"inputs", "models", "router", "signals", "rules", "governor", "model_versions"}
+        fresh = public(dict(d))  # a plain copy: serialized in full
+        assert orjson.loads(orjson.dumps(public(d))) == orjson.loads(orjson.dumps(fresh, option=orjson.OPT_SERIALIZE_NUMPY))
+        row = to_text_row(d)
+        outputs = {k: d[k] for k in ("models", "combine", "quantities", "rule_errors", "replay")}
+        assert row["outputs"] == orjson.dumps(outputs, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    assert public(dict(docs[0]))["models"] is docs[0]["models"]  # no wire on a copy
     engine.dispose()
 
 
