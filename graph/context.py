@@ -47,6 +47,10 @@ class DecisionContext:
     writer: Any  # store.decisions.DecisionWriter, or None to decide without persisting (replay)
     executor: Executor | None
     tool_timeout_s: float
+    # Where batches are written: one thread, so the rows' serialized parts, which live on in the response, come
+    # from one malloc arena (a batch's 10 MB on whichever pool thread ran it kept ~160 MB more resident); None:
+    # the default pool.
+    write_executor: Executor | None = None
     metrics: Any = None
     actor: str = "api"
     explore: bool = True  # replay turns exploration off so a replay is reproducible

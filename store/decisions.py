@@ -39,6 +39,9 @@ class DecisionDoc(dict[str, Any]):
         super().__init__(*args, **kwargs)
         self.wire: dict[str, orjson.Fragment] = {}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy.copy / deepcopy give a plain dict (no fragments)
+        return (dict, (dict(self),))
+
 
 def _columns(d: dict[str, Any]) -> dict[str, Any]:
     return {

@@ -45,6 +45,7 @@ class Studio:
     metrics: Metrics
     runtimes: dict[str, ProfileRuntime] = field(default_factory=dict)
     executor: ThreadPoolExecutor | None = None
+    write_executor: ThreadPoolExecutor | None = None  # the one thread that writes decision batches
     fit_executor: Executor | None = None
     graph: Any = None
     runner: DecisionRunner | None = None
@@ -72,8 +73,8 @@ class Studio:
 
     def context(self, rt: ProfileRuntime, *, actor: str = "api") -> DecisionContext:
         return DecisionContext(runtime=rt, lookups=self.lookups, writer=self.writer(),
-                               executor=self.executor, tool_timeout_s=self.settings.tool_timeout_ms / 1000.0,
-                               metrics=self.metrics, actor=actor)
+                               executor=self.executor, write_executor=self.write_executor,
+                               tool_timeout_s=self.settings.tool_timeout_ms / 1000.0, metrics=self.metrics, actor=actor)
 
 
 def open_base(settings: Settings, metrics: Metrics | None = None) -> Studio:
@@ -142,6 +143,7 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     if settings.train_on_start if train is None else train:
         train_missing(studio, progress=progress)
     studio.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
+    studio.write_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-write")
     if settings.stream_fit_process:
         from graph.fit_process import FitProcess
 
@@ -213,7 +215,7 @@ async def stop(studio: Studio) -> None:
         await studio.review.stop()  # a thread paused for a person stays in the checkpointer
     if studio.chat is not None:
         await studio.chat.stop()
-    for ex in (studio.executor, studio.fit_executor):
+    for ex in (studio.executor, studio.write_executor, studio.fit_executor):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
     if studio.wal is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections import Counter
 from typing import Any
 
@@ -65,8 +67,9 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     touched = state.get("touched") or {}
     if ctx.writer is not None:
         items = rt.streams.dirty_rows(touched) if rt.streams is not None else []
-        await asyncio.to_thread(ctx.writer.write_batch, rt.profile.name, decisions, items, ctx.actor,
-                                batch_state_rows(state, rt.profile.name))
+        write = functools.partial(ctx.writer.write_batch, rt.profile.name, decisions, items, ctx.actor,
+                                  batch_state_rows(state, rt.profile.name))
+        await asyncio.get_running_loop().run_in_executor(ctx.write_executor, contextvars.copy_context().run, write)
     if rt.streams is not None:
         rt.streams.mark_clean(touched)
         rt.streams.after_batch(touched, state["bundle"])

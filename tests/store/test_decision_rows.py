@@ -4,7 +4,9 @@ read back as the same values."""
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,8 @@ def test_response_embeds_the_rows_serialized_parts(tmp_path: Path) -> None:
         outputs = {k: d[k] for k in ("models", "combine", "quantities", "rule_errors", "replay")}
         assert row["outputs"] == orjson.dumps(outputs, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
     assert public(dict(docs[0]))["models"] is docs[0]["models"]  # no wire on a copy
+    for copied in (copy.deepcopy(docs[0]), pickle.loads(pickle.dumps(docs[0]))):  # a plain dict, same content
+        assert type(copied) is dict and copied == docs[0]
     engine.dispose()
 
 
