@@ -83,6 +83,11 @@ class Expression:
             return lambda ns: ns.get(name)
         if isinstance(node, ast.BoolOp):
             parts = [self._compile(v) for v in node.values]
+            if len(parts) == 2:  # the common case, without a generator: same truth tests, same short-circuit
+                a, b = parts
+                if isinstance(node.op, ast.And):
+                    return lambda ns: bool(a(ns)) and bool(b(ns))
+                return lambda ns: bool(a(ns)) or bool(b(ns))
             if isinstance(node.op, ast.And):
                 return lambda ns: all(p(ns) for p in parts)
             return lambda ns: any(p(ns) for p in parts)
@@ -111,6 +116,9 @@ class Expression:
                 if fn is None:
                     raise ExpressionError(f"comparison {type(cmp_op).__name__} is not allowed")
                 ops.append((fn, self._compile(comp)))
+            if len(ops) == 1:
+                (op1, right), = ops
+                return lambda ns: _compare_one(first(ns), op1, right(ns))
             return lambda ns: _compare(first(ns), ops, ns)
         if isinstance(node, ast.IfExp):
             test, body, orelse = self._compile(node.test), self._compile(node.body), self._compile(node.orelse)
@@ -127,6 +135,9 @@ class Expression:
                 raise ExpressionError("keyword arguments are not allowed")
             fn = _FUNCS[node.func.id]
             args = [self._compile(a) for a in node.args]
+            if len(args) == 1:
+                (arg,) = args
+                return lambda ns: fn(_num(arg(ns)))
             return lambda ns: fn(*(_num(a(ns)) for a in args))
         raise ExpressionError(f"{type(node).__name__} is not allowed in expressions")
 
@@ -144,6 +155,16 @@ def _safe_pow(base: Any, exp: Any) -> Any:
     if abs(exp) > MAX_POWER:
         raise ExpressionError(f"exponent larger than {MAX_POWER}")
     return base**exp
+
+
+def _compare_one(left: Any, fn: Callable[[Any, Any], bool], right: Any) -> bool:
+    """`left op right` for a single comparison: what _compare does for a chain of one."""
+    if left is None or right is None:
+        return False
+    try:
+        return bool(fn(left, right))
+    except TypeError:
+        return False
 
 
 def _compare(first: Any, ops: list[tuple[Callable[[Any, Any], bool], Compiled]], ns: Mapping[str, Any]) -> bool:

@@ -41,6 +41,7 @@ def run_slms(rt: Any, events: list[Event], batch: ScoringBatch, lookups: Any) ->
         fields = [dict(zip(batch.feature_names, row, strict=True)) for row in batch.X.tolist()]
         quantities = tabular_math(pack, fields)
     out = []
+    rules = pack.compiled
     matched: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}  # a batch repeats its few items
     for i, event in enumerate(events):
         q = quantities[i]
@@ -57,7 +58,7 @@ def run_slms(rt: Any, events: list[Event], batch: ScoringBatch, lookups: Any) ->
                             "source": "stream_baselines" if baselines[i] else "recent_window"})
         namespace = {**{k: v for k, v in event.context.items() if isinstance(v, (str, int, float, bool))},
                      **fields[i], **q, "watchlisted": bool(hits), "stream": event.stream, "profile": profile.name}
-        fired, errors = evaluate_rules(pack, namespace)
+        fired, errors = evaluate_rules(pack, namespace, rules)
         for r in fired:
             signals.append({"slm": "policy", "name": r["rule"], "value": r["action"], "fired": True,
                             "values": r["values"], "hard": r["hard"]})

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.expr import ExpressionError
-from policies.rules import RulePack
+from policies.expr import Expression, ExpressionError
+from policies.rules import Rule, RulePack
 
 
-def evaluate_rules(pack: RulePack, namespace: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(fired rules with the values they read, rules that could not be evaluated and why)."""
+def evaluate_rules(pack: RulePack, namespace: dict[str, Any], compiled: list[tuple[Rule, Expression, tuple[str, ...]]]
+                   | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(fired rules with the values they read, rules that could not be evaluated and why). A caller evaluating
+    many events passes `pack.compiled`, read once (a pydantic private attribute costs ~3 us per read)."""
     fired, errors = [], []
-    for rule, expr, names in pack.compiled:
+    for rule, expr, names in pack.compiled if compiled is None else compiled:
         try:
             hit = bool(expr(namespace))
         except ExpressionError as exc:

@@ -21,6 +21,23 @@ def test_evaluates(src: str, ns: dict, expected: object) -> None:  # type: ignor
     assert Expression(src)(ns) == expected
 
 
+@pytest.mark.parametrize(("src", "ns", "expected"), [
+    ("a and b", {"a": 1, "b": 2}, True),  # and / or give booleans, as all() / any() do
+    ("a or b", {"a": 0, "b": ""}, False),
+    ("watchlisted and x / y > 1", {"watchlisted": False, "x": 1, "y": 0}, False),  # short-circuit: no division
+    ("x >= 1 or y > 1", {"y": 2}, True),  # a missing value fails its comparison only
+    ("x > 1", {"x": "text"}, False),  # incomparable types never satisfy a comparison
+    ("abs(x) >= 0.01", {"x": -0.02}, True),
+])
+def test_two_part_logic_single_comparisons_and_one_argument_calls(src: str, ns: dict, expected: bool) -> None:  # type: ignore[type-arg]
+    assert Expression(src)(ns) is expected
+
+
+def test_one_argument_call_on_a_missing_value_is_an_error() -> None:
+    with pytest.raises(ExpressionError, match="missing"):
+        Expression("abs(x) > 1")({})
+
+
 @pytest.mark.parametrize("src", [
     "__import__('os').system('id')",
     "value.__class__.__mro__",
