@@ -48,7 +48,7 @@ def _columns(d: dict[str, Any]) -> dict[str, Any]:
         "id": d["id"], "created_at": d["created_at"], "profile": d["profile"], "stream": d["stream"],
         "event_ts": d["event_ts"], "request_id": d["request_id"], "batch_id": d["batch_id"], "label": d["label"],
         "severity": d["severity"], "score": d["score"], "action": d["action"], "disagreement": d["disagreement"],
-        "inputs": d["inputs"], "outputs": {k: d[k] for k in _OUTPUT_KEYS}, "router": d["router"],
+        "inputs": d["inputs"], "outputs": None, "router": d["router"],  # outputs: joined from its parts
         "signals": d["signals"], "rules": d["rules"], "governor": d["governor"], "model_versions": d["model_versions"],
         "explanation": d["explanation"], "explanation_status": d["explanation"]["status"],
     }
