@@ -1,11 +1,22 @@
-"""The decision graph: prepare -> fan_out (models and SLMs in parallel) -> combine (router, then score) -> govern
--> persist."""
+"""The decision graph: three nodes, five steps.
+
+    fan_out   prepare (features from each event and its stream's state), then every model tool and the SLM
+              chain in parallel
+    combine   the router picks an arm per event, then the arm's score, severity and disagreement, then the
+              deterministic governor rules (last, so nothing beats its hard rules)
+    persist   decisions, audit events, alerts and stream states in one transaction
+
+A LangGraph step costs about 0.3 ms whatever it does (an empty five-node graph: 1.9 ms per run, three nodes:
+1.4 ms), a fixed cost every micro-batch pays, so sequential steps that need nothing from the framework between
+them run inside one node (`steps`), each seeing the updates of the ones before it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from graph.context import DecisionContext
 from graph.nodes.combine import combine
@@ -15,17 +26,33 @@ from graph.nodes.persist import persist
 from graph.nodes.prepare import prepare
 from graph.state import DecisionState
 
-NODES = (("prepare", prepare), ("fan_out", fan_out), ("combine", combine),
-         ("govern", govern), ("persist", persist))
+Step = Callable[[DecisionState, Runtime[DecisionContext]], Awaitable[dict[str, Any]]]
+
+
+def steps(*fns: Step) -> Any:  # Any: what StateGraph.add_node accepts is a union of protocols
+    """One graph node running `fns` in order; each sees the state updated by the ones before it, and the node
+    returns all their updates."""
+    async def node(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
+        update: dict[str, Any] = {}
+        for fn in fns:
+            update.update(await fn({**state, **update}, runtime))  # type: ignore[typeddict-item]
+        return update
+
+    node.__name__ = "_".join(fn.__name__ for fn in fns)
+    return node
+
+
+STEPS: tuple[tuple[str, tuple[Step, ...]], ...] = (
+    ("fan_out", (prepare, fan_out)), ("combine", (combine, govern)), ("persist", (persist,)))
 
 
 def build_decision_graph() -> Any:
     """Compile once at start-up; every profile runs the same graph with its own runtime context."""
     g = StateGraph(DecisionState, context_schema=DecisionContext)
-    for name, fn in NODES:
-        g.add_node(name, fn)
-    g.add_edge(START, NODES[0][0])
-    for (a, _), (b, _) in zip(NODES, NODES[1:], strict=False):
+    for name, fns in STEPS:
+        g.add_node(name, steps(*fns))
+    g.add_edge(START, STEPS[0][0])
+    for (a, _), (b, _) in zip(STEPS, STEPS[1:], strict=False):
         g.add_edge(a, b)
-    g.add_edge(NODES[-1][0], END)
+    g.add_edge(STEPS[-1][0], END)
     return g.compile(name="decision")

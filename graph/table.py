@@ -66,20 +66,26 @@ class ScoreTable:
 
     def entries(self) -> list[list[dict[str, Any]]]:
         """Each event's per-model part of its decision (name, family, version, status, latency, score, raw,
-        ready, and a detail or an error), built model by model so the constant fields are set once per column."""
-        n, cols = len(self.score), []
+        ready, and a detail or an error), built model by model so the constant fields are set once per column;
+        the matrices are rounded and converted to lists once, not per model (numpy's per-call cost is most of a
+        small batch's work here)."""
+        n = len(self.score)
+        if not self.results:
+            return [[] for _ in range(n)]
+        scores, raws = np.round(self.score, 6).T.tolist(), np.round(self.raw, 6).T.tolist()
+        readies, warmings = self.ready.T.tolist(), self.warming.T.tolist()
+        cols = []
         for j, t in enumerate(self.results):
             name, family, version, lat = t.name, t.family, t.version, round(t.latency_ms, 3)
             learning = {"name": name, "family": family, "version": version, "status": "warming_up",
                         "latency_ms": lat, "score": None, "raw": None, "ready": False}
             missing = {"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
                        "score": None, "raw": None, "ready": False, "error": t.error}
-            scores, raws = np.round(self.score[:, j], 6).tolist(), np.round(self.raw[:, j], 6).tolist()
-            flags = zip(self.ready[:, j].tolist(), self.warming[:, j].tolist(), strict=True)
+            flags = zip(readies[j], warmings[j], strict=True)
             col: list[dict[str, Any]] = [
                 {"name": name, "family": family, "version": version, "status": t.status, "latency_ms": lat,
                  "score": sc, "raw": rw, "ready": True} if ok else dict(learning if learn else missing)
-                for sc, rw, (ok, learn) in zip(scores, raws, flags, strict=True)]
+                for sc, rw, (ok, learn) in zip(scores[j], raws[j], flags, strict=True)]
             extras = t.scores.extras if t.scores is not None else None
             if extras:  # detail columns, rounded as a whole; a row has its detail where the model answered it
                 keys = list(extras)
@@ -88,4 +94,4 @@ class ScoreTable:
                     if entry["ready"]:
                         entry["detail"] = dict(zip(keys, values, strict=True))
             cols.append(col)
-        return [list(row) for row in zip(*cols, strict=True)] if cols else [[] for _ in range(n)]
+        return [list(row) for row in zip(*cols, strict=True)]
