@@ -44,6 +44,8 @@ def _limit(index: int, field: str, value: float, limit: str) -> dict[str, Any]:
 
 def check_probability(name: str, p: np.ndarray) -> str | None:
     """A model output that is not a probability in [0, 1] is rejected (reason), never used."""
+    if p.size == 0 or (p.min() >= 0.0 and p.max() <= 1.0):  # NaN fails both comparisons, inf the second
+        return None
     bad = ~np.isfinite(p) | (p < 0) | (p > 1)
     if bad.any():
         return f"{name}: output {float(p[bad][0])!r} outside [0, 1]"

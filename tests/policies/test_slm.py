@@ -51,6 +51,10 @@ def test_math_physical_limits_reject() -> None:
     assert check_probability("m", np.array([0.2, 1.3])) is not None
     assert check_probability("m", np.array([0.2, np.nan])) is not None
     assert check_probability("m", np.array([0.0, 1.0])) is None
+    assert check_probability("m", np.array([])) is None
+    for bad in (np.inf, -np.inf, -1e-12, 1.0 + 1e-12):  # each reported with the offending value
+        assert check_probability("m", np.array([0.5, bad, 0.1])) == f"m: output {bad!r} outside [0, 1]"
+    assert check_probability("m", np.array([np.nan, 0.5])) == "m: output nan outside [0, 1]"
 
 
 def test_tabular_derived_quantities() -> None:
