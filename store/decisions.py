@@ -23,9 +23,9 @@ DECISIONS = DecisionRow.__table__  # type: ignore[attr-defined]
 _OUTPUT_KEYS = ("combine", "models", "quantities", "replay", "rule_errors")  # sorted: the outputs column's key order
 _JSON_COLUMNS = frozenset(("inputs", "outputs", "router", "signals", "rules", "governor", "model_versions", "explanation"))
 _UNHASHED = ("content_sha256", "explanation", "explanation_status")
-_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-_PLAIN_COLUMNS = tuple(sorted(_JSON_COLUMNS - {"outputs", "model_versions"}))
-_WIRE = ("inputs", "models", "router", "signals", "rules", "governor", "model_versions")  # reused by responses
+_OUTPUT_PREFIXES = tuple(b'"' + k.encode() + b'":' for k in _OUTPUT_KEYS)
+_UNSORTED = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_SORTED = orjson.OPT_SORT_KEYS | _UNSORTED
 
 
 class DecisionDoc(dict[str, Any]):
@@ -43,34 +43,40 @@ class DecisionDoc(dict[str, Any]):
         return (dict, (dict(self),))
 
 
-def _columns(d: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": d["id"], "created_at": d["created_at"], "profile": d["profile"], "stream": d["stream"],
-        "event_ts": d["event_ts"], "request_id": d["request_id"], "batch_id": d["batch_id"], "label": d["label"],
-        "severity": d["severity"], "score": d["score"], "action": d["action"], "disagreement": d["disagreement"],
-        "inputs": d["inputs"], "outputs": None, "router": d["router"],  # outputs: joined from its parts
-        "signals": d["signals"], "rules": d["rules"], "governor": d["governor"], "model_versions": d["model_versions"],
-        "explanation": d["explanation"], "explanation_status": d["explanation"]["status"],
-    }
-
-
 def to_text_row(d: dict[str, Any], shared: dict[int, bytes] | None = None) -> dict[str, Any]:
     """The decision's row with every JSON column serialized once (keys sorted) and stored as those very bytes;
     the content hash is taken over the same bytes (orjson.Fragment), so it equals content_hash() of the row
     as read back. The outputs column is its parts' serializations joined in sorted key order (the same bytes
     as serializing it whole). `shared` (id -> bytes) serializes an object shared by a batch's decisions (their
     model versions) once. A DecisionDoc gets its serialized parts in `wire`."""
-    row = _columns(d)
-    parts = {k: orjson.dumps(d[k], option=_SORTED) for k in _OUTPUT_KEYS}
-    blobs = {k: orjson.dumps(row[k], option=_SORTED) for k in _PLAIN_COLUMNS}
-    blobs["model_versions"] = _dumps_shared(d["model_versions"], shared)
-    blobs["outputs"] = b"{" + b",".join(b'"' + k.encode() + b'":' + parts[k] for k in _OUTPUT_KEYS) + b"}"
-    body = {k: (orjson.Fragment(blobs[k]) if k in blobs else v) for k, v in row.items() if k not in _UNHASHED}
-    row.update({k: b.decode() for k, b in blobs.items()})
-    row["content_sha256"] = hashlib.sha256(orjson.dumps(body, option=_SORTED)).hexdigest()
+    parts = [orjson.dumps(d[k], option=_SORTED) for k in _OUTPUT_KEYS]
+    outputs = b"{" + b",".join(k + p for k, p in zip(_OUTPUT_PREFIXES, parts, strict=True)) + b"}"
+    inputs, router, signals, rules, governor, explanation = (
+        orjson.dumps(d[k], option=_SORTED) for k in ("inputs", "router", "signals", "rules", "governor", "explanation"))
+    versions = _dumps_shared(d["model_versions"], shared)
+    fragment = orjson.Fragment
+    body = {  # the hashed columns, keys in sorted order: serialized without sorting, the same bytes as sorted
+        "action": d["action"], "batch_id": d["batch_id"], "created_at": d["created_at"],
+        "disagreement": d["disagreement"], "event_ts": d["event_ts"], "governor": fragment(governor), "id": d["id"],
+        "inputs": fragment(inputs), "label": d["label"], "model_versions": fragment(versions),
+        "outputs": fragment(outputs), "profile": d["profile"], "request_id": d["request_id"],
+        "router": fragment(router), "rules": fragment(rules), "score": d["score"], "severity": d["severity"],
+        "signals": fragment(signals), "stream": d["stream"],
+    }
+    row = {
+        "id": d["id"], "created_at": d["created_at"], "profile": d["profile"], "stream": d["stream"],
+        "event_ts": d["event_ts"], "request_id": d["request_id"], "batch_id": d["batch_id"], "label": d["label"],
+        "severity": d["severity"], "score": d["score"], "action": d["action"], "disagreement": d["disagreement"],
+        "inputs": inputs.decode(), "outputs": outputs.decode(), "router": router.decode(),
+        "signals": signals.decode(), "rules": rules.decode(), "governor": governor.decode(),
+        "model_versions": versions.decode(), "explanation": explanation.decode(),
+        "explanation_status": d["explanation"]["status"],
+        "content_sha256": hashlib.sha256(orjson.dumps(body, option=_UNSORTED)).hexdigest(),
+    }
     if isinstance(d, DecisionDoc):
-        blobs["models"] = parts["models"]
-        d.wire = {k: orjson.Fragment(blobs[k]) for k in _WIRE}
+        d.wire = {"inputs": body["inputs"], "models": fragment(parts[_OUTPUT_KEYS.index("models")]),
+                  "router": body["router"], "signals": body["signals"], "rules": body["rules"],
+                  "governor": body["governor"], "model_versions": body["model_versions"]}
     return row
 
 

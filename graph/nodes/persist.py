@@ -14,7 +14,7 @@ from graph.context import DecisionContext
 from graph.narrator import NOTICE, PROVIDER, narrate
 from graph.state import DecisionState
 from store.decisions import DecisionDoc
-from store.ids import new_id, now_iso
+from store.ids import new_ids, now_iso
 
 
 def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
@@ -24,11 +24,12 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
     entries = table.entries()
     inputs = replay_inputs(state["batch"])
     versions = dict(bundle.versions)  # one object for the batch: the writer serializes it once
+    ids = new_ids("dec", len(events))
     out: list[dict[str, Any]] = []
     for i, ev in enumerate(events):
         ruling = rulings[i]
         d = DecisionDoc({
-            "id": new_id("dec"), "created_at": created, "profile": rt.profile.name, "stream": ev.stream,
+            "id": ids[i], "created_at": created, "profile": rt.profile.name, "stream": ev.stream,
             "event_ts": ev.ts, "request_id": ev.request_id, "batch_id": state["batch_id"],
             "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
             "action": ruling.action, "disagreement": combined[i]["disagreement"], "inputs": ev.inputs_json(),
@@ -52,7 +53,8 @@ def replay_inputs(batch: Any) -> list[dict[str, Any]]:
         cols.update(w=batch.windows.tolist(), u=batch.u.tolist(), v=batch.values.tolist(), ts=batch.ts.tolist(),
                     prev=batch.prev.tolist(), wm=batch.win_mean.tolist(), ws=batch.win_std.tolist(),
                     seen=batch.seen.tolist())
-    return [{"i": i, **{k: v[i] for k, v in cols.items()}} for i in range(len(batch))]
+    keys = ("i", *cols)
+    return [dict(zip(keys, row, strict=True)) for row in zip(range(len(batch)), *cols.values(), strict=True)]
 
 
 def batch_state_rows(state: DecisionState, profile: str) -> list[dict[str, Any]]:
