@@ -8,6 +8,8 @@ concurrent_rps / concurrent_p99_ms   concurrency 64
 batch_rows_per_s               1,000-event batches over HTTP
 inproc_p50_ms                  the same single decision in-process, without HTTP or database (the floor),
                                on streams warmed up and fitted like the server's
+batch_inproc_rows_per_s        1,000-event batches through the same graph in-process, without HTTP or database:
+                               the batch phase's floor (every decision built in full, nothing written)
 concurrent_server_cores        CPU the server process used during the concurrent phase, in cores
 batch_server_cores             ... during the batch phase
 batch_server_cpu_us_per_row    the server's CPU per decision in the batch phase (all its threads; 2 cores at
@@ -121,8 +123,9 @@ async def batches(port: int, src: EventSource, n_batches: int) -> float:
     return rows / (time.perf_counter() - start)
 
 
-async def inproc(var: Path, models: Path, n: int) -> list[float]:
-    """The same single decisions through the graph in this process, without HTTP or database."""
+async def inproc(var: Path, models: Path, n: int, n_batches: int) -> tuple[list[float], float]:
+    """The same single decisions through the graph in this process, without HTTP or database; then 1,000-event
+    batches the same way (rows per second)."""
     from graph.events import Event
     from studio.bootstrap import build_studio, start, stop
     from studio.settings import Settings
@@ -135,10 +138,13 @@ async def inproc(var: Path, models: Path, n: int) -> list[float]:
     ctx.writer = None
     src = EventSource("inproc")
 
-    async def decide(k: int) -> float:
+    def event(k: int) -> Event:
         e: dict[str, Any] = src.next(STREAMS[k % 4])
-        ev = Event(profile="peg", stream=str(e["stream"]), ts=float(e["timestamp"]), value=float(e["value"]),
-                   features={}, context=dict(e["context"]))
+        return Event(profile="peg", stream=str(e["stream"]), ts=float(e["timestamp"]), value=float(e["value"]),
+                     features={}, context=dict(e["context"]), index=k)
+
+    async def decide(k: int) -> float:
+        ev = event(k)
         t = time.perf_counter()
         await st.graph.ainvoke({"events": [ev], "batch_id": "bench"}, context=ctx)
         return (time.perf_counter() - t) * 1000
@@ -156,8 +162,14 @@ async def inproc(var: Path, models: Path, n: int) -> list[float]:
         for k in range(4):
             await decide(k)  # a batch installs the fits that finished meanwhile
     lat = [await decide(k) for k in range(n)]
+    elapsed = 0.0
+    for b in range(n_batches):
+        evs = [event(b + k) for k in range(BATCH_ROWS)]
+        t = time.perf_counter()
+        await st.graph.ainvoke({"events": evs, "batch_id": "bench"}, context=ctx)
+        elapsed += time.perf_counter() - t
     await stop(st)
-    return lat
+    return lat, n_batches * BATCH_ROWS / elapsed
 
 
 def cpu_s(pid: int) -> float:
@@ -273,7 +285,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-        lat_in = asyncio.run(inproc(var, project_var / "models", args.single))
+        lat_in, rows_in = asyncio.run(inproc(var, project_var / "models", args.single, args.batches))
     result = {
         "single_p50_ms": pct(lat1, 50), "single_p99_ms": pct(lat1, 99),
         "concurrent_rps": round(rps, 1), "concurrent_p99_ms": pct(latc, 99), "concurrent_p50_ms": pct(latc, 50),
@@ -282,7 +294,8 @@ def main() -> None:
         "batch_rows_per_s": round(rows, 1), "batch_server_cores": batch_cores,
         "batch_server_cpu_us_per_row": round(batch_cpu / (args.batches * BATCH_ROWS) * 1e6),
         "inproc_p50_ms": round(statistics.median(lat_in), 2),
-        "single_over_inproc": round(pct(lat1, 50) / statistics.median(lat_in), 2), "rss_mb": rss,
+        "single_over_inproc": round(pct(lat1, 50) / statistics.median(lat_in), 2),
+        "batch_inproc_rows_per_s": round(rows_in, 1), "rss_mb": rss,
         "children_rss_mb": child_rss,
         "profile": "peg", "models": 12, "clients": args.clients, "cpus": os.cpu_count(),
     }
