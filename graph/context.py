@@ -54,4 +54,6 @@ class DecisionContext:
     metrics: Any = None
     actor: str = "api"
     explore: bool = True  # replay turns exploration off so a replay is reproducible
-    inline_below: int = 32  # batches smaller than this score in the loop's thread, larger ones in the pool
+    # batches smaller than this score in the loop's thread (and are written there when the write lock is free);
+    # larger ones in the pool and the write thread
+    inline_below: int = 32

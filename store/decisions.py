@@ -13,7 +13,7 @@ from store import audit
 from store.alerts import open_or_join
 from store.audit import AuditRecord, canonical, sha256_text
 from store.bulk import insert_rows
-from store.engine import write_tx
+from store.engine import WriteBusy, write_tx
 from store.explanations import ExplanationPolicy, insert_jobs
 from store.replay_inputs import save_batch_states
 from store.streams import StreamRepository
@@ -127,29 +127,35 @@ class DecisionWriter:
         self.on_alerts = on_alerts  # wakes the review triager after a commit that opened or escalated alerts
 
     def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str,
-                    batch_states: list[dict[str, Any]] | None = None) -> None:
+                    batch_states: list[dict[str, Any]] | None = None, *, wait: bool = True) -> bool:
+        """Commit the batch; True once written. wait=False writes only if the transaction can start at once
+        (see write_tx) and otherwise returns False, having written nothing."""
         jobs = self.explain.plan(decisions)  # sets each explanation's status; jobs commit with their decisions
         shared: dict[int, bytes] = {}  # lives while `decisions` does, so no id is reused meanwhile
         rows = [to_text_row(d, shared) for d in decisions]
         records = [AuditRecord(actor, "decision.recorded", "decision", d["id"], audit_payload(d, r["content_sha256"]))
                    for d, r in zip(decisions, rows, strict=True)]
-        with write_tx(self.engine) as conn:
-            if rows:
-                insert_rows(conn, DECISIONS, rows, serialized=_JSON_COLUMNS)
-            audit.append(conn, records)
-            triage = (open_or_join(conn, decisions, window_s=self.alert_window_s, actor=actor)
-                      if self.alert_window_s is not None else [])
-            if stream_items:
-                StreamRepository.save(conn, profile, stream_items)
-            if batch_states:
-                save_batch_states(conn, batch_states)
-            insert_jobs(conn, jobs)
+        try:
+            with write_tx(self.engine, wait=wait) as conn:  # only its start raises WriteBusy
+                if rows:
+                    insert_rows(conn, DECISIONS, rows, serialized=_JSON_COLUMNS)
+                audit.append(conn, records)
+                triage = (open_or_join(conn, decisions, window_s=self.alert_window_s, actor=actor)
+                          if self.alert_window_s is not None else [])
+                if stream_items:
+                    StreamRepository.save(conn, profile, stream_items)
+                if batch_states:
+                    save_batch_states(conn, batch_states)
+                insert_jobs(conn, jobs)
+        except WriteBusy:
+            return False
         for d, r in zip(decisions, rows, strict=True):
             d["content_sha256"] = r["content_sha256"]
         if jobs and self.on_jobs is not None:
             self.on_jobs()
         if triage and self.on_alerts is not None:
             self.on_alerts(triage)
+        return True
 
 
 def get_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlmodel import SQLModel
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's transaction
 
 APPEND_ONLY_SQLITE = [
     "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_events "
@@ -49,7 +51,7 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                json_serializer=json_text, json_deserializer=orjson.loads)
         _sqlite_events(engine)
         return engine
@@ -68,7 +70,7 @@ def _sqlite_events(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -76,7 +78,9 @@ def _sqlite_events(engine: Engine) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         # straight on the DBAPI connection: exec_driver_sql costs ~0.1 ms of Python per call (an execution
         # context, events, a cursor result) and a one-event decision write begins one transaction
-        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")  # type: ignore[union-attr]
+        dbapi = conn.connection.dbapi_connection
+        if not dbapi.in_transaction:  # type: ignore[union-attr]  # begun already by write_tx(wait=False)
+            dbapi.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")  # type: ignore[union-attr]
 
 
 def init_db(engine: Engine) -> None:
@@ -106,15 +110,47 @@ def _sqlite_write_lock(engine: Engine) -> threading.RLock:
         return _SQLITE_WRITE_LOCKS.setdefault(key, threading.RLock())
 
 
+class WriteBusy(Exception):
+    """write_tx(wait=False) could not start at once; nothing was written."""
+
+
 @contextmanager
-def write_tx(engine: Engine) -> Iterator[Connection]:
+def write_tx(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
     """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE), after this process's
-    own writers (see _sqlite_write_lock)."""
+    own writers (see _sqlite_write_lock).
+
+    wait=False starts only if nothing has to be waited for: SQLite, no writer of this process, no other process
+    holding the database's lock. Otherwise it raises WriteBusy at once, having written nothing (on PostgreSQL
+    always: a transaction there waits on the network). A caller that must not block, the event loop, uses it."""
     if not is_sqlite(engine):
+        if not wait:
+            raise WriteBusy("only SQLite writes without waiting")
         with engine.connect() as conn, conn.begin():
             yield conn
         return
-    with _sqlite_write_lock(engine), engine.connect() as conn:
-        conn = conn.execution_options(sqlite_immediate=True)
-        with conn.begin():
-            yield conn
+    lock = _sqlite_write_lock(engine)
+    if not lock.acquire(blocking=wait):
+        raise WriteBusy("another writer of this process holds the database")
+    try:
+        with engine.connect() as conn:
+            if not wait:
+                _begin_now(conn)
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+    finally:
+        lock.release()
+
+
+def _begin_now(conn: Connection) -> None:
+    """BEGIN IMMEDIATE without SQLite's busy wait (another process holding the lock raises WriteBusy); the
+    connection's busy timeout is restored either way."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    dbapi.execute("PRAGMA busy_timeout=0")
+    try:
+        dbapi.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise WriteBusy(str(exc)) from exc
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -71,7 +71,12 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
         items = rt.streams.dirty_rows(touched) if rt.streams is not None else []
         write = functools.partial(ctx.writer.write_batch, rt.profile.name, decisions, items, ctx.actor,
                                   batch_state_rows(state, rt.profile.name))
-        await asyncio.get_running_loop().run_in_executor(ctx.write_executor, contextvars.copy_context().run, write)
+        # A small batch is written right here when nothing has to be waited for (SQLite, no other writer): the
+        # hop to the write thread and back costs more than the write. Else, and always for large batches, the
+        # write thread writes while this loop goes on serving.
+        if len(decisions) >= ctx.inline_below or not write(wait=False):
+            await asyncio.get_running_loop().run_in_executor(ctx.write_executor, contextvars.copy_context().run,
+                                                             write)
     if rt.streams is not None:
         rt.streams.mark_clean(touched)
         rt.streams.after_batch(touched, state["bundle"])

@@ -3,6 +3,8 @@ one unbroken audit chain; acknowledged decisions are in the database and the cha
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -70,3 +72,30 @@ def test_two_servers_one_postgres_chain(settings, pg_url: str) -> None:  # type:
         assert codes == [200] * 120
         report = httpx.get(f"{a.url}/v1/audit/verify", timeout=60, headers=a.headers).json()
     assert report["ok"] and report["checked"] >= 120
+
+
+def test_a_decision_waits_for_another_process_writing_without_stalling_the_server(settings) -> None:  # type: ignore[no-untyped-def]
+    """A one-event batch is written on the event loop only if the write lock is free. While another process holds
+    the SQLite database, the decision waits on the write thread and the server goes on answering."""
+    event = {"profile": "peg", "stream": "locked", "value": 1.0, "timestamp": 1_700_000_000}
+    with Server(server_env(settings)) as srv, srv.client() as c:
+        assert c.post("/v1/decisions", json=event).status_code == 200
+        other = sqlite3.connect(settings.var_dir / "studio.db", isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # as `studio replay` in another process would
+
+        def decide() -> httpx.Response:
+            with srv.client() as c2:
+                return c2.post("/v1/decisions", json={**event, "timestamp": 1_700_000_060})
+
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(decide)
+            time.sleep(0.5)
+            assert not pending.done()  # waiting for the database
+            start = time.perf_counter()
+            assert c.get("/v1/health").status_code in (200, 503)
+            assert time.perf_counter() - start < 1.0  # the loop is not the one waiting
+            other.execute("COMMIT")
+            r = pending.result(timeout=30)
+        other.close()
+        assert r.status_code == 200, r.text
+        assert c.get(f"/v1/decisions/{r.json()['id']}").status_code == 200
