@@ -75,12 +75,13 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        options = conn.get_execution_options()
+        if options.get("sqlite_begun"):  # write_tx(wait=False) began it already (_begin_now)
+            return
         # straight on the DBAPI connection: exec_driver_sql costs ~0.1 ms of Python per call (an execution
         # context, events, a cursor result) and a one-event decision write begins one transaction
-        dbapi = conn.connection.dbapi_connection
-        if not dbapi.in_transaction:  # type: ignore[union-attr]  # begun already by write_tx(wait=False)
-            dbapi.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")  # type: ignore[union-attr]
+        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            "BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
 
 
 def init_db(engine: Engine) -> None:
@@ -135,7 +136,7 @@ def write_tx(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
         with engine.connect() as conn:
             if not wait:
                 _begin_now(conn)
-            conn = conn.execution_options(sqlite_immediate=True)
+            conn = conn.execution_options(sqlite_immediate=True, sqlite_begun=not wait)
             with conn.begin():
                 yield conn
     finally:
