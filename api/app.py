@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from api.auth import AuthGate
+from api.deps import single_valued_query
 from api.errors import install_error_handlers
 from api.hot_routes import HotRoutes, document_models
 from api.middleware import RequestContextMiddleware
+from api.openapi import AUTHENTICATED, check_operation_ids, document_profiles, errors, operation_id
 from api.ratelimit import RateLimiter
 from api.routes import (
     alerts,
@@ -61,16 +63,22 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
 
     app = FastAPI(title="Gateway ML Studio", version=__version__, lifespan=lifespan,
                   description="LLM-supervised decision service: models as tools, a contextual-bandit router and a "
-                              "deterministic governor with the last word. Every answer is audited before it is sent.")
+                              "deterministic governor with the last word. Every answer is audited before it is sent.",
+                  generate_unique_id_function=operation_id)
     install_error_handlers(app)
+    # every route behind an API key: its errors documented, each query parameter at most once
+    auth_errors, checks = errors(*AUTHENTICATED), [Depends(single_valued_query)]
     for r in (explanations.router, webhooks.router):
-        app.include_router(r)
+        app.include_router(r, responses=auth_errors, dependencies=checks)
     for r in (decisions.router, feedback.router, forecasts.router, streams.router, models.router, watchlists.router,
-              alerts.router, audit.router, chat.router, keys.router, health.router):
-        app.include_router(r)
+              alerts.router, audit.router, chat.router, keys.router):
+        app.include_router(r, responses=auth_errors, dependencies=checks)
+    app.include_router(health.router, responses={503: {"description": "a dependency is down (same document)"}})
+    check_operation_ids(app)
     app.add_middleware(HotRoutes, fastapi=app, routes=[r for r in decisions.router.routes
                                                        if isinstance(r, APIRoute) and r.path in decisions.HOT])
     document_models(app, [EventIn, BatchIn])
+    document_profiles(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     app.state.settings = settings
     return app

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from api.ratelimit import RateLimiter
 from store.audit import AuditRecord, append
@@ -19,6 +21,12 @@ log = logging.getLogger(__name__)
 # Unauthenticated callers share a small bucket per client address: a flood of bad keys cannot flood the audit trail.
 ANON_RATE_PER_S, ANON_BURST = 5.0, 20
 SCHEME = "bearer "
+# How a key is sent, as OpenAPI security schemes (so /docs has "Authorize"). They only document: they never
+# refuse anything, presented_key() reads the headers and AuthGate decides.
+BEARER = HTTPBearer(scheme_name="bearer", auto_error=False, description="`Authorization: Bearer <key>`")
+API_KEY = APIKeyHeader(name="X-API-Key", scheme_name="apiKey", auto_error=False,
+                       description="`X-API-Key: <key>`")
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]  # either one; for the hot routes
 
 
 def presented_key(request: Request) -> str | None:
@@ -102,7 +110,8 @@ async def authorize(request: Request, scope: str) -> Principal:
 def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     """The dependency behind the Annotated aliases in api/deps.py."""
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(request: Request, _bearer: Any = Security(BEARER),
+                         _key: Any = Security(API_KEY)) -> Principal:
         return await authorize(request, scope)
 
     dependency.__name__ = f"require_{scope}"

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from api.auth import require
 from studio.bootstrap import Studio
+from studio.errors import ValidationFailed
 from studio.keys import Principal
 
 
@@ -21,6 +22,21 @@ async def get_studio(request: Request) -> Studio:  # async: a sync dependency co
 
 async def get_request_id(request: Request) -> str:
     return request.state.request_id
+
+
+async def single_valued_query(request: Request) -> None:
+    """Every query parameter at most once: a repeated one is refused (422), never silently its last value."""
+    repeated = repeated_query(request)
+    if repeated:
+        raise ValidationFailed("a query parameter is given more than once", details={"repeated": repeated})
+
+
+def repeated_query(request: Request) -> list[str]:
+    params = request.query_params
+    if len(params.multi_items()) == len(params):  # len(): distinct names
+        return []
+    names = [k for k, _ in params.multi_items()]
+    return sorted({k for k in names if names.count(k) > 1})
 
 
 StudioDep = Annotated[Studio, Depends(get_studio)]

@@ -30,10 +30,23 @@ def _clean_validation(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for e in errors:
         item = {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")}
-        if "input" in e and isinstance(e["input"], (int, float, str, bool)) and not isinstance(e["input"], bool):
-            item["input"] = e["input"] if not isinstance(e["input"], str) else e["input"][:100]
+        if "input" in e and isinstance(e["input"], (int, float, str)) and not isinstance(e["input"], bool):
+            item["input"] = _echo(e["input"])
         out.append(item)
     return out
+
+
+def _echo(value: float | str) -> float | str:
+    """The offending input as the envelope can carry it: an integer beyond 64 bits or a non-finite number as
+    (shortened) text, so rendering the 422 can never fail."""
+    if isinstance(value, str):
+        return value[:100]
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        text = str(value)
+        return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from api.middleware import BodyTooLarge
+from studio.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,6 +34,10 @@ async def json_body(request: Request, model: type[M]) -> M:
 
 
 def query(request: Request, model: type[M]) -> M:
+    names = [k for k, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):  # as api.deps.single_valued_query does for the other routes
+        raise ValidationFailed("a query parameter is given more than once",
+                               details={"repeated": sorted({k for k in names if names.count(k) > 1})})
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as exc:

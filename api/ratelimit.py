@@ -83,6 +83,12 @@ class RateLimiter:
         self._client = redis.Redis.from_url(self.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._script = self._client.register_script(TOKEN_BUCKET_LUA)
 
+    async def ping(self) -> None:
+        """Readiness probe of the shared buckets' Redis (raises when it does not answer)."""
+        if self._client is None:
+            raise RuntimeError("no Redis client: STUDIO_REDIS_URL unset or the limiter not started")
+        await self._client.ping()
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()

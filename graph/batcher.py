@@ -23,7 +23,9 @@ class _Unit:
 class MicroBatcher:
     """One worker per batcher takes requests in arrival order (so each stream's order holds) and runs them
     together: up to `max_size` items, waiting at most `max_wait_s` for more after the first arrives.
-    A request is never split; one larger than max_size runs alone."""
+    A request is never split; one larger than max_size runs alone. When a batch of several requests fails,
+    each request runs again alone, in arrival order, so one bad request fails alone and never its neighbours
+    (`run` must leave no trace when it raises)."""
 
     def __init__(self, run: Callable[[list[Any]], Awaitable[list[Any]]], *, max_size: int, max_wait_s: float,
                  name: str = "batcher", on_batch: Callable[[int, float], None] | None = None) -> None:
@@ -97,18 +99,40 @@ class MicroBatcher:
             started = time.perf_counter()
             try:
                 results = await self._run(items)
-            except Exception as exc:  # the whole batch failed (e.g. the database): every caller hears why
-                log.exception("%s: batch of %d failed", self.name, len(items))
-                for u in units:
-                    if not u.future.done():
-                        u.future.set_exception(exc)
+            except Exception as exc:
+                if len(units) == 1:  # failed alone: its caller hears why
+                    log.exception("%s: batch of %d failed", self.name, len(items))
+                    _fail(units[0], exc)
+                else:  # find the bad request: each runs alone (a failure of everything fails each alone)
+                    log.warning("%s: batch of %d requests failed (%s: %s); running each alone", self.name,
+                                len(units), type(exc).__name__, exc)
+                    await self._run_alone(units)
                 continue
-            self.batches += 1
-            self.items += len(items)
-            if self._on_batch:
-                self._on_batch(len(items), time.perf_counter() - started)
-            offset = 0
-            for u in units:
-                if not u.future.done():
-                    u.future.set_result(results[offset : offset + len(u.items)])
-                offset += len(u.items)
+            self._done(units, results, len(items), started)
+
+    async def _run_alone(self, units: list[_Unit]) -> None:
+        for u in units:
+            started = time.perf_counter()
+            try:
+                results = await self._run(u.items)
+            except Exception as exc:
+                log.exception("%s: request of %d failed", self.name, len(u.items))
+                _fail(u, exc)
+                continue
+            self._done([u], results, len(u.items), started)
+
+    def _done(self, units: list[_Unit], results: list[Any], n: int, started: float) -> None:
+        self.batches += 1
+        self.items += n
+        if self._on_batch:
+            self._on_batch(n, time.perf_counter() - started)
+        offset = 0
+        for u in units:
+            if not u.future.done():
+                u.future.set_result(results[offset : offset + len(u.items)])
+            offset += len(u.items)
+
+
+def _fail(unit: _Unit, exc: Exception) -> None:
+    if not unit.future.done():
+        unit.future.set_exception(exc)

@@ -6,12 +6,17 @@ from the decision path (four refits fell inside the benchmark's batch phase). `F
 runs only `fit_stream`: the child is spawned on first use, loads each profile's bundle itself by the exact
 versions the parent serves (verified by sha256 like every load), and arguments and results cross as JSON, not
 pickle; floats survive the round trip exactly, so a fit is the same as one computed in the parent (tested).
-A child that dies is replaced on the next submit; the fit that was in flight fails and is retried later."""
+A child that dies is replaced on the next submit; the fit that was in flight fails and is retried later.
+
+Nothing outlives the server: the child exits within a second of the server's death, kill -9 included
+(graph/lifeline.py: a parent-death signal and a watchdog). multiprocessing's resource tracker, started for the
+pool's queues, then sees EOF on its pipe (the server and the child held its only write ends) and exits too."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from graph.lifeline import exit_with_parent
 from models.stream_fit import fit_stream
 from models.stream_state import StreamFit
 
@@ -28,7 +34,8 @@ _JSON = orjson.OPT_SERIALIZE_NUMPY
 _CHILD: dict[str, Any] = {}  # in the child: the registry, the profiles and the bundles loaded so far
 
 
-def _init_child(database_url: str, models_path: str, profiles_dir: str) -> None:
+def _init_child(database_url: str, models_path: str, profiles_dir: str, parent_pid: int) -> None:
+    exit_with_parent(parent_pid)
     import scipy.linalg  # noqa: F401  (loads scipy's OpenBLAS, so the limit below covers it as well as numpy's)
     import torch
     from threadpoolctl import threadpool_limits
@@ -77,7 +84,7 @@ class FitProcess(Executor):
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_child, initargs=self._init_args)
+                                             initializer=_init_child, initargs=(*self._init_args, os.getpid()))
         return self._pool
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:

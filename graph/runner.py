@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from graph.batcher import MicroBatcher
 from graph.context import DecisionContext, ProfileRuntime
-from graph.events import Event, validate_event
+from graph.events import DEFAULT_STREAM, Event, validate_event
 from store.ids import new_id
 from studio.errors import StudioError, ValidationFailed
 from studio.profiles import get_profile
@@ -72,7 +72,17 @@ class DecisionRunner:
 
     def _runner(self, profile: str) -> Callable[[list[Event]], Any]:
         async def run(events: list[Event]) -> list[dict[str, Any]]:
-            return await self.run_batch(profile, events)
+            """A batch that raises leaves no trace: its streams are rolled back in memory (it committed
+            nothing), so the batcher can run its requests again one by one and only the bad one fails."""
+            rt = self.runtimes[profile]
+            if rt.streams is None:
+                return await self.run_batch(profile, events)
+            cp = rt.streams.checkpoint([e.stream or DEFAULT_STREAM for e in events], rt.bundle)
+            try:
+                return await self.run_batch(profile, events)
+            except Exception:
+                rt.streams.rollback(cp)
+                raise
 
         return run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,12 @@ from studio.profiles import Profile
 
 log = logging.getLogger(__name__)
 DRIFT_Z = 3.0
+
+
+@dataclass
+class Checkpoint:
+    states: dict[str, dict[str, Any] | None]  # stream -> StreamState.snapshot(), None: not in memory then
+    pending: set[str]  # streams with a fit running then
 
 
 class StreamManager:
@@ -44,6 +51,25 @@ class StreamManager:
         for s in streams:
             self.states[s].min_keep = self.warmup + 1
         return {s: self.states[s] for s in streams}
+
+    # -- undo -----------------------------------------------------------------------------------------
+    def checkpoint(self, streams: list[str], bundle: ModelBundle) -> Checkpoint:
+        """Before a batch: install finished fits, then remember the batch's streams as they are in memory, so
+        `rollback` can undo the batch if it fails before it commits."""
+        self.apply_pending(bundle)
+        return Checkpoint({s: st.snapshot() if (st := self.states.get(s)) is not None else None
+                           for s in dict.fromkeys(streams)}, set(self._pending))
+
+    def rollback(self, cp: Checkpoint) -> None:
+        """Undo a failed batch in memory: its streams go back to their checkpoint, and those it loaded
+        are forgotten (the next batch reads them again from the database, which the batch did not change)."""
+        for stream in set(self._pending) - cp.pending:  # fits started by the failed batch
+            self._pending.pop(stream).cancel()
+        for stream, snap in cp.states.items():
+            if snap is None:
+                self.states.pop(stream, None)
+            elif stream in self.states:
+                self.states[stream].restore(snap)
 
     def peek(self, stream: str) -> StreamState | None:
         return self.get_many([stream])[stream] if stream else None
@@ -88,7 +114,9 @@ class StreamManager:
             if not fut.done():
                 continue
             del self._pending[stream]
-            st = self.states[stream]
+            st = self.states.get(stream)
+            if st is None:  # forgotten by a rollback: it refits from its stored state
+                continue
             try:
                 fit, states = fut.result()
             except Exception:  # a failed fit leaves the stream on its previous fit; retried later

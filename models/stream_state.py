@@ -49,6 +49,10 @@ class StreamFit:
             "mu", "sd", "n_at_fit", "step_s", "season", "local", "calibrators", "fitted_at", "version")})
 
 
+_UNDO = ("ts", "values", "n_seen", "run_n", "run_mean", "run_m2", "fit", "version", "fit_requested", "dirty",
+         "fit_dirty", "min_keep", "refit_reason")
+
+
 class StreamState:
     """Everything the service remembers about one stream between events (persisted, survives restarts)."""
 
@@ -115,6 +119,18 @@ class StreamState:
         self.refit_reason = None
         self.dirty = True
         self.fit_dirty = True
+
+    # -- undo -----------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What a batch may change, so a failed batch can be undone (`restore`). Cheap: a batch replaces the
+        arrays and each model's state, it never changes them in place."""
+        snap = {k: getattr(self, k) for k in _UNDO}
+        snap["model_state"] = dict(self.model_state)
+        return snap
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        for k, v in snap.items():
+            setattr(self, k, dict(v) if k == "model_state" else v)
 
     @property
     def since_fit(self) -> int:

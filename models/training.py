@@ -18,6 +18,7 @@ from models.sequential import SequentialModel, train_raw_rows
 from policies.rules import RulePack
 from policies.slm.math import meta_math_names, tabular_math
 from studio.profiles import Profile
+from studio.testhooks import pause_point
 
 
 @dataclass
@@ -27,6 +28,7 @@ class TrainReport:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
     rows: int = 0
+    quarantined: list[dict[str, Any]] = field(default_factory=list)  # leftovers of a killed training, moved away
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -44,12 +46,13 @@ def train_profile(
 
     torch.set_num_threads(2)
     start = time.perf_counter()
+    quarantined = registry.recover(profile.name, actor=actor)  # what an earlier, killed training left behind
     data = build_profile_data(profile, data_dir, input_csv)
     extra = feedback_rows(profile, data, registry)
     names = profile.models.all()
     steps = len(names) + (1 if profile.models.meta else 0) + 2
     fitted: dict[str, Any] = {}
-    report = TrainReport(profile=profile.name, rows=data.n_rows)
+    report = TrainReport(profile=profile.name, rows=data.n_rows, quarantined=quarantined)
     with _progress(steps, f"train {profile.name}", progress) as bar:
         for name in names:
             bar.set_postfix_str(name)
@@ -78,11 +81,11 @@ def train_profile(
         report.metrics[pipeline.name] = {"rows": data.n_rows, "feedback_rows": 0 if extra is None else int(extra.y.size)}
         bar.set_postfix_str("publish")
         for name, model in fitted.items():
-            version = registry.publish(profile.name, model, data_sha256=data.data_hash,
-                                       metrics=report.metrics[name], actor=actor)
-            report.versions[name] = version
-            if activate:
-                registry.activate(profile.name, name, version, actor=actor, reason="trained")
+            report.versions[name] = registry.publish(profile.name, model, data_sha256=data.data_hash,
+                                                     metrics=report.metrics[name], actor=actor)
+        pause_point("train.published")
+        if activate:  # all of the profile's new versions or none of them (a kill before this activates nothing)
+            registry.activate_many(profile.name, report.versions, actor=actor, reason="trained")
         bar.update()
     seed_baselines(profile, data, registry)
     report.seconds = round(time.perf_counter() - start, 2)

@@ -27,7 +27,8 @@ def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: 
     if actor:
         conds.append(AUDIT.c.actor == actor)
     if action:
-        conds.append(AUDIT.c.action.like(action[:-1] + "%") if action.endswith("*") else AUDIT.c.action == action)
+        conds.append(AUDIT.c.action.like(like_prefix(action[:-1]), escape="\\") if action.endswith("*")
+                     else AUDIT.c.action == action)
     if since:
         conds.append(AUDIT.c.ts >= since)
     if until:
@@ -40,6 +41,11 @@ def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: 
         if raw_payload:
             return [dict(r) for r in conn.execute(q).mappings()]
         return [public(dict(r)) for r in conn.execute(q).mappings()]
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching `prefix` literally, then anything (its own % and _ are escaped)."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:

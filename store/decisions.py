@@ -95,6 +95,18 @@ def content_hash(row: dict[str, Any]) -> str:
     return sha256_text(canonical(body))
 
 
+def stored_content_hash(row: dict[str, Any]) -> str:
+    """content_hash() of a row read with its JSON columns as their stored text, without parsing them (the audit
+    verifier's fast path): the same hash as long as the text is as written (keys sorted, orjson's formatting)."""
+    body = {k: orjson.Fragment(row[k]) if k in _JSON_COLUMNS else row[k] for k in sorted(row) if k not in _UNHASHED}
+    return hashlib.sha256(orjson.dumps(body, option=_UNSORTED)).hexdigest()
+
+
+def parse_stored(row: dict[str, Any]) -> dict[str, Any]:
+    """A row read with its JSON columns as text, with them parsed (what a plain select gives)."""
+    return {k: orjson.loads(v) if k in _JSON_COLUMNS and isinstance(v, str) else v for k, v in row.items()}
+
+
 def from_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row[k] for k in ("id", "created_at", "profile", "stream", "event_ts", "request_id", "batch_id", "label",
                                "severity", "score", "action", "disagreement", "inputs", "router", "signals", "rules",

@@ -20,12 +20,19 @@ APPEND_ONLY_SQLITE = [
     "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_events "
     "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_append_only BEFORE UPDATE ON audit_checkpoints "
+    "BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints "
+    "BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
 ]
 APPEND_ONLY_PG = [
     """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'audit_events is append-only'; END; $$ LANGUAGE plpgsql""",
+       BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql""",
     "DROP TRIGGER IF EXISTS audit_append_only ON audit_events",
     "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit_events "
+    "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    "DROP TRIGGER IF EXISTS audit_append_only ON audit_checkpoints",
+    "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints "
     "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
 ]
 

@@ -28,6 +28,8 @@ NOTICES = {
     "overridden": "The overseer's answer failed the governor's checks twice; this explanation is written by the "
                   "template narrator.",
     "failed": "The overseer could not be reached; this explanation is written by the template narrator.",
+    "circuit_open": "The overseer LLM is failing (its circuit breaker is open, so it was not called); this "
+                    "explanation is written by the template narrator.",
 }
 
 
@@ -141,11 +143,12 @@ def complete(queue: LeaseQueue, lease: Lease, *, decision_id: str, explanation: 
 
 
 def fail(queue: LeaseQueue, lease: Lease, *, decision_id: str, error: str, fallback: dict[str, Any],
-         records: list[AuditRecord], webhook_attempts: int) -> str | None:
-    """A failed attempt: retried later with backoff, or, after the last one, `dead` and the decision keeps the
-    fallback explanation with status `failed`. Returns the job's new status (None: the lease was lost)."""
+         records: list[AuditRecord], webhook_attempts: int, final: bool = False) -> str | None:
+    """A failed attempt: retried later with backoff, or, after the last one (or a `final` one), `dead` and the
+    decision keeps the fallback explanation with status `failed`. Returns the job's new status (None: the lease
+    was lost)."""
     with write_tx(queue.engine) as conn:
-        status = queue.fail(conn, lease, error)
+        status = queue.fail(conn, lease, error, final=final)
         if status is None:
             return None
         if status == "dead" and fallback:

@@ -103,10 +103,10 @@ class LeaseQueue:
     def backoff(self, attempt: int) -> float:
         return min(self.backoff_max_s, self.backoff_s * 2.0 ** max(0, attempt - 1))
 
-    def fail(self, conn: Connection, lease: Lease, error: str) -> str | None:
-        """Record a failed attempt: `failed` with exponential backoff, or `dead` after the last attempt.
-        Returns the new status, or None if the lease was lost."""
-        dead = lease.attempt >= lease.max_attempts
+    def fail(self, conn: Connection, lease: Lease, error: str, *, final: bool = False) -> str | None:
+        """Record a failed attempt: `failed` with exponential backoff, or `dead` after the last attempt (or a
+        `final` one). Returns the new status, or None if the lease was lost."""
+        dead = final or lease.attempt >= lease.max_attempts
         now = iso(utcnow())
         values: dict[str, Any] = {"status": "dead" if dead else "failed", "last_error": error[:500],
                                   "lease_owner": None, "lease_until": None, "updated_at": now}

@@ -1,4 +1,4 @@
-"""Read-only views for the chat, and running one checked SELECT on a read-only connection with a timeout."""
+"""Read-only views for the chat, and running one checked SELECT on a read-only, view-only connection with a timeout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlmodel import SQLModel
+
+from store.chat_access import (
+    ReadDenied,
+    limit_sqlite,
+    record_view_reads,
+    run_pg,
+    setup_pg_role,
+    sqlite_authorizer,
+)
 
 VIEWS_SQLITE = {
     "chat_decisions": "SELECT id, created_at, profile, stream, event_ts, label, severity, score, action, disagreement, "
@@ -26,9 +36,11 @@ VIEWS_PG = {**VIEWS_SQLITE,
 
 
 def create_views(conn: Connection) -> None:
-    """(Re)create the chat's views over the tables that exist (the key table is never among them)."""
+    """(Re)create the chat's views over the tables that exist (the key table is never among them); on PostgreSQL
+    also the chat's role with SELECT on them (store/chat_access.py)."""
     pg = conn.dialect.name == "postgresql"
     tables = set(inspect(conn).get_table_names())
+    made = []
     for name, body in (VIEWS_PG if pg else VIEWS_SQLITE).items():
         source = body.rsplit(" FROM ", 1)[1].split()[0]
         if source not in tables:
@@ -38,38 +50,58 @@ def create_views(conn: Connection) -> None:
         else:
             conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
             conn.execute(text(f"CREATE VIEW {name} AS {body}"))
+        made.append(name)
+    if pg:
+        setup_pg_role(conn, made)
+
+
+_NAMES: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def relation_names(engine: Engine, max_age_s: float = 60.0) -> frozenset[str]:
+    """Lower-case names of the database's tables and views and of the service's tables (cached a minute): no
+    CTE of the chat may take one of them."""
+    import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    key, now = str(engine.url), time.monotonic()
+    hit = _NAMES.get(key)
+    if hit is not None and now - hit[0] < max_age_s:
+        return hit[1]
+    insp = inspect(engine)
+    names = frozenset(n.lower() for n in (*insp.get_table_names(), *insp.get_view_names(),
+                                          *SQLModel.metadata.tables))
+    _NAMES[key] = (now, names)
+    return names
 
 
 def run_readonly(engine: Engine, sql: str, *, timeout_s: float = 2.0, max_rows: int = 200) -> dict[str, Any]:
-    """Execute an already checked SELECT where writing is impossible: SQLite opened read-only (query_only),
-    PostgreSQL in a READ ONLY transaction; both stop after timeout_s."""
+    """Execute an already checked SELECT where writing is impossible and reading is limited to the chat views,
+    whatever the statement says: SQLite opened read-only (query_only) under an authorizer, PostgreSQL in a READ
+    ONLY transaction as the chat's role; both stop after timeout_s (TimeoutError). What the database refuses
+    raises ReadDenied."""
     if engine.dialect.name == "sqlite":
         return _sqlite(str(engine.url.database), sql, timeout_s, max_rows)
     with engine.connect() as conn:
-        tx = conn.begin()
-        try:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
-            result = conn.exec_driver_sql(sql)
-            cols = list(result.keys())
-            rows = [list(r) for r in result.fetchmany(max_rows)]
-        finally:
-            tx.rollback()
-    return {"columns": cols, "rows": rows, "row_count": len(rows)}
+        return run_pg(conn, sql, timeout_s, max_rows)
 
 
 def _sqlite(path: str, sql: str, timeout_s: float, max_rows: int) -> dict[str, Any]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0, check_same_thread=False)
     deadline = time.monotonic() + timeout_s
-    conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+    denied: list[str] = []
     try:
         conn.execute("PRAGMA query_only = ON")
+        limit_sqlite(conn)
+        conn.set_authorizer(sqlite_authorizer(record_view_reads(conn, VIEWS_SQLITE), denied))
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
         cur = conn.execute(sql)
         cols = [d[0] for d in cur.description or []]
         rows = [list(r) for r in cur.fetchmany(max_rows)]
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
         if "interrupted" in str(exc):
             raise TimeoutError(f"query exceeded {timeout_s:.1f} s") from None
+        if denied or "not authorized" in str(exc):
+            raise ReadDenied(f"not authorized on the chat's readonly connection: {', '.join(denied[:3])}") from None
         raise
     finally:
         conn.close()

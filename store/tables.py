@@ -55,6 +55,21 @@ class AuditEventRow(SQLModel, table=True):
     hash: str
 
 
+class AuditCheckpointRow(SQLModel, table=True):
+    """A signed checkpoint of the audit chain's head (store/audit_checkpoints.py): HMAC-SHA256 over seq, hash,
+    time and source with a key kept outside the database, so deleting the newest events shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(index=True)
+    hash: str
+    created_at: str
+    source: str  # periodic | shutdown | anchor | cli
+    key_id: str  # which key signed it (a fingerprint, not the key)
+    mac: str
+
+
 class StreamStateRow(SQLModel, table=True):
     __tablename__ = "stream_states"
 

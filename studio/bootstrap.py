@@ -18,7 +18,7 @@ from graph.decision import build_decision_graph
 from graph.runner import DecisionRunner
 from graph.streams import StreamManager
 from models.bundle import load_bundle
-from models.forecasting import FitCache
+from models.forecasting import ForecastService
 from models.registry import ModelRegistry
 from models.router import RouterState
 from policies.rules import RulePack, load_rule_pack
@@ -49,7 +49,7 @@ class Studio:
     fit_executor: Executor | None = None
     graph: Any = None
     runner: DecisionRunner | None = None
-    fit_cache: FitCache = field(default_factory=FitCache)
+    forecasts: ForecastService = field(default_factory=ForecastService)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     overseer: Any = None  # studio.overseer.Overseer: LLM provider, prompts, explanation jobs
     workers: Any = None  # studio.workers.WorkerPool (in-process explanation and webhook workers)
@@ -197,6 +197,12 @@ async def start(studio: Studio) -> None:
         from studio import maintenance
 
         studio.background.append(asyncio.create_task(maintenance.run(studio, studio.settings.maintenance_interval_s)))
+    from studio import audit_integrity
+
+    audit_integrity.signer(studio.settings)  # the checkpoint key: created now, or a bad STUDIO_AUDIT_KEY fails here
+    if studio.settings.audit_checkpoint_interval_s > 0:
+        studio.background.append(asyncio.create_task(
+            audit_integrity.run(studio, studio.settings.audit_checkpoint_interval_s)))
     gc.collect()
     gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses
     if studio.settings.gc_young_threshold:
@@ -218,6 +224,9 @@ async def stop(studio: Studio) -> None:
     for ex in (studio.executor, studio.write_executor, studio.fit_executor):
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
+    from studio.audit_integrity import checkpoint_on_shutdown
+
+    await asyncio.to_thread(checkpoint_on_shutdown, studio)  # signs the head after the last batch committed
     if studio.wal is not None:
         studio.wal.stop()
     if studio.gc_before is not None:

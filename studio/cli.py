@@ -1,4 +1,4 @@
-"""The `studio` command: serve, train, replay, forecast, models, worker, baselines, keys."""
+"""The `studio` command: serve, train, replay, forecast, models, worker, baselines, keys, audit."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                input_csv=Path(args.input) if args.input else None, actor="cli",
                                activate=not args.no_activate)
         print(json.dumps({"profile": name, "seconds": report.seconds, "rows": report.rows,
-                          "versions": report.versions, "metrics": report.metrics}, indent=2, default=str))
+                          "versions": report.versions, "quarantined": report.quarantined,
+                          "metrics": report.metrics}, indent=2, default=str))
     return 0
 
 
@@ -79,7 +80,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
     from models.bundle import load_bundle
     from models.datasets import read_timestamps
-    from models.forecasting import FitCache, forecast, from_history
+    from models.forecasting import ForecastService
     from studio.profiles import get_profile
 
     studio = _base()
@@ -92,8 +93,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     ts = read_timestamps(ts_col, "s" if pd.api.types.is_numeric_dtype(ts_col) else "iso")
     values = df[args.value_column].astype(float).to_numpy()
     bundle = load_bundle(profile, studio.registry)
-    data = from_history(profile, bundle, ts, values, FitCache())
-    out = forecast(profile, bundle, data, args.horizon)
+    out = ForecastService().from_history(profile, bundle, ts, values, args.horizon)
     rows = []
     for name, m in [*out["models"].items(), ("ensemble", out["ensemble"])]:
         for i, t in enumerate(out["timestamps"]):
@@ -105,6 +105,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
     print(json.dumps({"rows": len(rows), "models": sorted(out["models"]), "season": out["season"],
+                      "periods": out["periods"], "weights": out["ensemble"]["weights"],
                       "step_seconds": out["step_seconds"], "skipped": out["skipped"], "output": args.output,
                       "ensemble_mean_first": float(np.round(out["ensemble"]["mean"][0], 6))}))
     return 0
@@ -182,6 +183,30 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from store.engine import init_db, make_engine
+    from studio import audit_integrity
+
+    settings = get_settings()
+    if args.expect_head and args.action != "verify":
+        raise StudioError("--expect-head goes with verify")
+    expected = audit_integrity.parse_head(args.expect_head) if args.expect_head else None
+    engine = make_engine(settings.database_url)
+    try:
+        init_db(engine)
+        if args.action == "anchor":
+            print(audit_integrity.anchor(settings, engine))
+            return 0
+        if args.action == "checkpoint":
+            print(json.dumps(audit_integrity.checkpoint(settings, engine, "cli")))
+            return 0
+        report = audit_integrity.verify(settings, engine, expect_head=expected)
+        print(json.dumps(report, indent=2))
+        return 0 if report["ok"] else 1
+    finally:
+        engine.dispose()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio", description="Gateway ML Studio: an LLM-supervised decision service.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -246,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("action", choices=["refresh"])
     b.add_argument("--days", type=float, default=30.0)
     b.set_defaults(func=cmd_baselines)
+
+    a = sub.add_parser("audit", help="audit chain: verify (exit 1 if not ok), anchor (print SEQ:HASH), checkpoint")
+    a.add_argument("action", choices=["verify", "anchor", "checkpoint"])
+    a.add_argument("--expect-head", metavar="SEQ:HASH", help="verify: fail unless event SEQ has HASH (from anchor)")
+    a.set_defaults(func=cmd_audit)
     return p
 
 

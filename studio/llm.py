@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from policies.llm_schemas import response_schema
+from studio.circuit import CircuitRejected, LlmCircuit
 from studio.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ class LlmCall:
     """One call's accounting: stored with the explanation and exported as metrics."""
 
     purpose: str
-    outcome: str  # ok | timeout | http_<status> | connection | error
+    outcome: str  # ok | timeout | http_<status> | connection | error | circuit_open (not called)
     seconds: float
     input_tokens: int = 0
     output_tokens: int = 0
@@ -38,6 +39,10 @@ class LlmUnavailable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.call = call
+
+
+class LlmCircuitOpen(LlmUnavailable):
+    """The circuit breaker is open (the endpoint failed repeatedly): no call was made; fall back at once."""
 
 
 def _classify(exc: BaseException) -> str:
@@ -72,6 +77,8 @@ class LlmProvider:
                                max_completion_tokens=settings.llm_max_tokens, temperature=0.0,
                                use_responses_api=False)
         self._bound: dict[type[BaseModel], Any] = {}
+        self.circuit = LlmCircuit(failures=settings.llm_circuit_failures, cooldown_s=settings.llm_circuit_cooldown_s,
+                                  metrics=metrics)
 
     def __repr__(self) -> str:  # never shows the key
         return f"LlmProvider(model={self.model!r})"
@@ -97,11 +104,17 @@ class LlmProvider:
                 self.metrics.llm_cost.labels(purpose).inc(cost)
         return call
 
+    def _rejected(self, purpose: str, exc: CircuitRejected) -> LlmCircuitOpen:
+        return LlmCircuitOpen(f"{purpose}: circuit_open, {exc}", self._account(purpose, "circuit_open", 0.0, None))
+
     async def structured(self, *, purpose: str, system: str, user: str, schema: type[BaseModel]) -> tuple[str, LlmCall]:
         """(the raw text the model returned, its accounting). Parsing is the governor's job, not the client's."""
         start = time.perf_counter()
         try:
-            out = await self._structured(schema).ainvoke([("system", system), ("user", user)])
+            with self.circuit.guard():
+                out = await self._structured(schema).ainvoke([("system", system), ("user", user)])
+        except CircuitRejected as exc:
+            raise self._rejected(purpose, exc) from None
         except Exception as exc:
             outcome = _classify(exc)
             call = self._account(purpose, outcome, time.perf_counter() - start, None)
@@ -120,16 +133,19 @@ class LlmProvider:
         start = time.perf_counter()
         msg: Any = None
         try:
-            if on_token is None:
-                msg = await bound.ainvoke(messages)
-            else:
-                async for chunk in bound.astream(messages):
-                    msg = chunk if msg is None else msg + chunk
-                    text = chunk.content if isinstance(chunk.content, str) else ""
-                    if text:
-                        await on_token(text)
-                if msg is None:
-                    raise RuntimeError("the endpoint streamed nothing")
+            with self.circuit.guard():
+                if on_token is None:
+                    msg = await bound.ainvoke(messages)
+                else:
+                    async for chunk in bound.astream(messages):
+                        msg = chunk if msg is None else msg + chunk
+                        text = chunk.content if isinstance(chunk.content, str) else ""
+                        if text:
+                            await on_token(text)
+                    if msg is None:
+                        raise RuntimeError("the endpoint streamed nothing")
+        except CircuitRejected as exc:
+            raise self._rejected(purpose, exc) from None
         except Exception as exc:
             outcome = _classify(exc)
             call = self._account(purpose, outcome, time.perf_counter() - start, None)

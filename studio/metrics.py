@@ -29,6 +29,11 @@ class Metrics:
         self.llm_seconds = Histogram("studio_llm_seconds", "LLM call latency", ["purpose", "outcome"],
                                      buckets=LATENCY_BUCKETS, registry=r)
         self.llm_cost = Counter("studio_llm_cost_usd_total", "Estimated LLM cost in USD", ["purpose"], registry=r)
+        self.llm_circuit_open = Gauge("studio_llm_circuit_open", "1 while the LLM circuit breaker is open (calls "
+                                      "fail at once, explanations fall back to the template narrator)", registry=r)
+        self.llm_circuit_transitions = Counter("studio_llm_circuit_transitions_total",
+                                               "LLM circuit breaker state changes, by the state entered", ["state"],
+                                               registry=r)
         self.review_verdicts = Counter("studio_review_verdicts_total", "Alert review verdicts applied",
                                        ["profile", "verdict"], registry=r)
         self.review_precision = Gauge(

@@ -19,7 +19,7 @@ from store.decisions import get_decision
 from store.explanations import JOBS, NOTICES, ExplanationPolicy
 from store.ids import now_iso
 from store.jobs import Lease, LeaseQueue
-from studio.llm import LlmUnavailable, make_provider
+from studio.llm import LlmCircuitOpen, LlmUnavailable, make_provider
 from studio.profiles import Profile
 from studio.settings import Settings
 
@@ -71,6 +71,8 @@ class Overseer:
                 raise RuntimeError("no attempts left")
             out = await self.graph.ainvoke({"decision": decision}, context=self.context(lease, decision["profile"]))
             status = "done" if out.get("completed") else "lost"
+        except LlmCircuitOpen as exc:  # the endpoint is failing: the template explanation now, no retries
+            status = await self._failed(lease, decision, exc.reason, [exc.call.to_json()], final=True)
         except LlmUnavailable as exc:
             status = await self._failed(lease, decision, exc.reason, [exc.call.to_json()])
         except Exception as exc:  # a bug or a database problem: retried like an outage, never lost
@@ -80,14 +82,15 @@ class Overseer:
         return status
 
     async def _failed(self, lease: Lease, decision: dict[str, Any] | None, error: str,
-                      calls: list[dict[str, Any]]) -> str:
+                      calls: list[dict[str, Any]], *, final: bool = False) -> str:
         d_id = lease.row["decision_id"]
         base = {"decision_id": d_id, "job_id": lease.id, "job_attempt": lease.attempt, "error": error, "calls": calls}
-        last = lease.attempt >= lease.max_attempts
+        last = final or lease.attempt >= lease.max_attempts
         fallback = {}
         if decision is not None:
+            notice = NOTICES["circuit_open" if final else "failed"]
             fallback = {**decision["explanation"], "status": "failed", "provider": "template",
-                        "text": template_text(decision), "notice": NOTICES["failed"], "verdict": None,
+                        "text": template_text(decision), "notice": notice, "verdict": None,
                         "governor_overrode_llm": False, "error": error, "attempt": lease.attempt, "job_id": lease.id,
                         "completed_at": now_iso()}
         action = "explanation.failed" if last else "explanation.attempt_failed"
@@ -96,7 +99,7 @@ class Overseer:
                                 "max_attempts": lease.max_attempts})]
         status = await asyncio.to_thread(explanations.fail, self.queue, lease, decision_id=d_id, error=error,
                                          fallback=fallback, records=records,
-                                         webhook_attempts=self.settings.webhook_max_attempts)
+                                         webhook_attempts=self.settings.webhook_max_attempts, final=final)
         return status or "lost"
 
     # -- callers that wait --------------------------------------------------------------------------------------

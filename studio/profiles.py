@@ -16,14 +16,23 @@ class _Strict(BaseModel):
 
 
 class FieldSpec(_Strict):
-    """One numeric input: a tabular feature or a stream's value."""
+    """One numeric input: a tabular feature or a stream's value, with its physical bounds (both required,
+    finite, min <= max): an event outside them is refused with 422 before anything is scored or written."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     required: bool = True
-    min: float | None = None
-    max: float | None = None
+    min: float
+    max: float
     integer: bool = False
     description: str = ""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FieldSpec:
+        if self.min > self.max:
+            raise ValueError(f"field {self.name!r}: min {self.min} is above max {self.max}")
+        return self
 
 
 class SourceSpec(_Strict):

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = 1
     llm_cost_per_1k_input: float = 0.0
     llm_cost_per_1k_output: float = 0.0
+    # circuit breaker on the LLM provider: open after this many consecutive failed calls, for the cool-down
+    llm_circuit_failures: int = Field(5, ge=1, le=1000)
+    llm_circuit_cooldown_s: float = Field(30.0, gt=0.0, le=3600.0)
     explanation_workers: int = Field(1, ge=0, le=32)
     explanation_actions: str = "alert,critical,review"  # actions whose decisions get an overseer job
     explanation_max_attempts: int = Field(4, ge=1, le=50)
@@ -71,6 +74,10 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(2.0, ge=0.0)
 
     admin_key_file: Path | None = None  # default <var_dir>/admin.key
+    # audit checkpoints' HMAC key, kept outside the database: this, else a file (mode 0600) created on first use
+    audit_key: SecretStr | None = None
+    audit_key_file: Path | None = None  # default <var_dir>/audit.key
+    audit_checkpoint_interval_s: float = Field(60.0, ge=0.0)  # signed checkpoints of the chain's head (0: off)
     rate_limit_per_s: float = Field(200.0, gt=0.0)  # per API key (token bucket), unless the key has its own
     rate_limit_burst: int = Field(400, ge=1)
     key_cache_s: float = Field(5.0, ge=0.0)  # a revoked key is refused by other replicas within this long
@@ -80,6 +87,8 @@ class Settings(BaseSettings):
     review_explanation_wait_s: float = Field(120.0, ge=0.0)  # triage waits this long for a pending overseer verdict
     review_label_limit: int = Field(50, ge=1, le=10_000)  # decisions of one alert labelled by its review
     train_on_start: bool = True
+    health_cache_s: float = Field(2.0, ge=0.0, le=300.0)  # readiness probes are re-run at most this often
+    ready_requires: str = "database"  # probes whose failure makes /v1/health/ready 503 (database,redis,llm)
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -69,12 +72,16 @@ class Server:
     def start(self, timeout: float = 120.0) -> Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         fh = self.log.open("ab")
+        # its own process group: stop() (on teardown, a failure or a timeout) kills whatever it started, too
         self.proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--no-train"], cwd=PROJECT_ROOT,
-                                     env=self.env, stdout=fh, stderr=subprocess.STDOUT)
+                                     env=self.env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        _LIVE[self.proc.pid] = self
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                code = self.proc.returncode
+                self.stop()
+                raise RuntimeError(f"server exited with {code}:\n{self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/v1/health", timeout=2.0).status_code in (200, 503):
                     # the key written on the database's first start (an earlier server may have written it)
@@ -87,13 +94,16 @@ class Server:
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            kill_group(self.proc.pid)  # children that outlived it (a stream-fit child, a resource tracker)
+            _LIVE.pop(self.proc.pid, None)
         self.proc = None
 
     @property
@@ -111,6 +121,21 @@ class Server:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+_LIVE: dict[int, Server] = {}
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a process group (a server started with start_new_session=True and everything it started)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+@atexit.register
+def _kill_live_servers() -> None:  # a test run that ends without its fixtures' teardown
+    for pid in list(_LIVE):
+        kill_group(pid)
 
 
 def auth(key: str | None) -> dict[str, str]:

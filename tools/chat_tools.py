@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.sql_guard import SqlRejected, check_sql
 from store import chat_queries
-from store.readonly import run_readonly
+from store.chat_access import ReadDenied
+from store.readonly import relation_names, run_readonly
 from tools.audit import audit_tools
 from tools.base import StudioTool
 from tools.models import EventArgs
@@ -149,29 +150,21 @@ def chat_tools(studio: Any) -> list[StudioTool]:
                                    "opened_at", "resolved_at", "first_decision_id", "decision_count")} for r in rows]
 
     async def forecast_stream(profile: str, stream: str, horizon: int = 12) -> dict[str, Any]:
-        from models.forecasting import MIN_HISTORY, forecast, from_history, from_stream
+        from models.forecasting import history_from_stream
 
         rt = studio.runtimes.get(profile)
         if rt is None or rt.streams is None:
             return {"error": f"{profile} has no streams"}
         streams = rt.streams
-
-        def read() -> Any:  # on the decision loop: a consistent copy
-            state = streams.get_many([stream])[stream]
-            if state is not None and state.fit is None and state.values.size >= MIN_HISTORY:
-                return state.ts.copy(), state.values.copy()  # its own fit is not ready yet: fit its window
-            return from_stream(state)
-
-        data = await studio.between_batches(read)
-        source = "the stream's fit"
-        if isinstance(data, tuple):
-            source = "a fit of the stream's recent window (its own fit is not ready yet)"
-            data = await asyncio.to_thread(from_history, rt.profile, rt.bundle, data[0], data[1], studio.fit_cache)
-        out = await asyncio.to_thread(forecast, rt.profile, rt.bundle, data, horizon, None)
+        history = await studio.between_batches(  # on the decision loop: a consistent copy
+            lambda: history_from_stream(streams.get_many([stream])[stream]))
+        source = f"the stream's last {history.values.size} points"
+        out = await asyncio.to_thread(studio.forecasts.forecast, rt.profile, rt.bundle, history, horizon, None)
         e = out["ensemble"]
         return {"profile": profile, "stream": stream, "source": source,
                 "times": [iso_ts(t) for t in out["timestamps"]], "ensemble_mean": e["mean"],
-                "lower_95": e["lower_95"], "upper_95": e["upper_95"], "members": e["members"]}
+                "interval_level_pct": 95, "lower_95": e["lower_95"], "upper_95": e["upper_95"],
+                "members": e["members"], "weights": e["weights"]}
 
     async def similar_incidents(decision_id: str, k: int = 5) -> dict[str, Any]:
         from store.decisions import get_decision
@@ -199,14 +192,18 @@ def chat_tools(studio: Any) -> list[StudioTool]:
         return await tool.ainvoke({"events": [event]})
 
     async def sql_query(sql: str) -> dict[str, Any]:
+        """A refusal, by the guard or by the database under it, is a result (status `refused`, audited as
+        chat.tool_refused); a timeout or another database error raises, so the call's status is `error`."""
+        reserved = await asyncio.to_thread(relation_names, engine)
         try:
-            checked = check_sql(sql, dialect="postgres" if engine.dialect.name == "postgresql" else "sqlite")
+            checked = check_sql(sql, dialect="postgres" if engine.dialect.name == "postgresql" else "sqlite",
+                                reserved=reserved)
         except SqlRejected as exc:
             return {"refused": str(exc)}
         try:
             return {"sql": checked.sql, **await asyncio.to_thread(run_readonly, engine, checked.sql)}
-        except Exception as exc:  # a timeout or an error of the database: reported to the model, not raised
-            return {"error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        except ReadDenied as exc:
+            return {"refused": f"the database refused the statement: {str(exc)[:200]}"}
 
     return [
         StudioTool("stream_history", "A stream's decisions in a time range: summary (points, min/max value and when, "

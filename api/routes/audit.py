@@ -1,5 +1,5 @@
 """The audit trail for auditors: query with filters and cursor pages, stream an export (JSON lines or CSV), and
-verify the hash chain (reports the first broken link)."""
+verify the hash chain, decision rows and signed checkpoints (reports what is broken or missing)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import ReadKey, StudioDep
 from api.responses import FastJSONResponse
-from store import audit
+from api.schemas import MAX_INT, IsoDatetime
 from store.audit_queries import MAX_LIMIT, list_events
 from store.ids import iso
+from studio import audit_integrity
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 CSV_COLUMNS = ("seq", "ts", "actor", "action", "subject_type", "subject_id", "payload", "prev_hash", "hash")
@@ -35,10 +36,12 @@ def _filters(subject_type: str | None, subject_id: str | None, actor: str | None
             "since": _iso(since), "until": _iso(until)}
 
 
-SubjectType = Query(None, description="decision, alert, model, router, api_key, route, ...")
-SubjectId = Query(None, description="e.g. a decision or alert id")
-Actor = Query(None, description="an API key id, `api`, `overseer`, `review`, `bootstrap`, ...")
-Action = Query(None, description="exact (`alert.resolved`) or a prefix ending in * (`alert.*`)")
+SubjectType = Query(None, max_length=200, description="decision, alert, model, router, api_key, route, ...")
+SubjectId = Query(None, max_length=200, description="e.g. a decision or alert id")
+Actor = Query(None, max_length=200, description="an API key id, `api`, `overseer`, `review`, `bootstrap`, ...")
+# letters, digits and . _ : - only, so no SQL LIKE wildcard (% or _ as a pattern) can reach the query
+Action = Query(None, max_length=101, pattern=r"^[A-Za-z0-9_.:\-]{1,100}\*?$",
+               description="exact (`alert.resolved`) or a prefix ending in * (`alert.*`)")
 Since = Query(None, description="at or after (ISO-8601)")
 Until = Query(None, description="before (ISO-8601)")
 
@@ -46,9 +49,10 @@ Until = Query(None, description="before (ISO-8601)")
 @router.get("", response_class=FastJSONResponse, summary="Audit events matching every filter, cursor-paginated")
 async def list_audit(studio: StudioDep, key: ReadKey, subject_type: str | None = SubjectType,
                      subject_id: str | None = SubjectId, actor: str | None = Actor, action: str | None = Action,
-                     since: datetime | None = Since, until: datetime | None = Until,
+                     since: IsoDatetime | None = Since, until: IsoDatetime | None = Until,
                      order: Literal["asc", "desc"] = "asc", limit: int = Query(100, ge=1, le=MAX_LIMIT),
-                     cursor: int | None = Query(None, ge=1, description="`next_cursor` of the previous page")) -> Any:
+                     cursor: int | None = Query(None, ge=1, le=MAX_INT,
+                                                description="`next_cursor` of the previous page")) -> Any:
     rows = await asyncio.to_thread(list_events, studio.engine, after_seq=cursor or 0, limit=limit,
                                    descending=order == "desc",
                                    **_filters(subject_type, subject_id, actor, action, since, until))
@@ -61,8 +65,8 @@ async def list_audit(studio: StudioDep, key: ReadKey, subject_type: str | None =
             responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}})
 async def export(studio: StudioDep, key: ReadKey, format: Literal["jsonl", "csv"] = "jsonl",
                  subject_type: str | None = SubjectType, subject_id: str | None = SubjectId,
-                 actor: str | None = Actor, action: str | None = Action, since: datetime | None = Since,
-                 until: datetime | None = Until) -> Any:
+                 actor: str | None = Actor, action: str | None = Action, since: IsoDatetime | None = Since,
+                 until: IsoDatetime | None = Until) -> Any:
     filters = _filters(subject_type, subject_id, actor, action, since, until)
 
     async def rows() -> AsyncIterator[bytes]:
@@ -96,6 +100,11 @@ def _encode(page: list[dict[str, Any]], fmt: str) -> bytes:
     return buf.getvalue().encode()
 
 
-@router.get("/verify", response_class=FastJSONResponse, summary="Verify the audit hash chain")
-async def verify(studio: StudioDep, key: ReadKey) -> Any:
-    return FastJSONResponse(await asyncio.to_thread(audit.verify, studio.engine))
+@router.get("/verify", response_class=FastJSONResponse,
+            summary="Verify the audit chain: links, decision rows, signed checkpoints (truncation), expected head")
+async def verify(studio: StudioDep, key: ReadKey, expect_head: str | None = Query(
+        None, max_length=100, description="`SEQ:HASH` printed by `studio audit anchor` and recorded elsewhere: "
+        "not ok unless the event at SEQ still has that hash")) -> Any:
+    expected = audit_integrity.parse_head(expect_head) if expect_head is not None else None
+    return FastJSONResponse(await asyncio.to_thread(audit_integrity.verify, studio.settings, studio.engine,
+                                                    expect_head=expected))

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import DecideKey, RequestIdDep, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from studio.errors import ErrorCode, StudioError
 
@@ -33,7 +34,7 @@ class ChatIn(BaseModel):
     message: str = Field(..., min_length=1, max_length=4000, pattern=r"\S", description="the question (UTC times)")
 
 
-@router.post("", response_class=FastJSONResponse,
+@router.post("", response_class=FastJSONResponse, responses=errors(400, 404, 413, 503),
              summary="Ask the incident chat: the answer, its citations, the post-check and the tool calls made")
 async def ask(body: ChatIn, studio: StudioDep, key: DecideKey) -> Any:
     return FastJSONResponse(await studio.chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
@@ -50,7 +51,7 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
 
 @router.post("/stream", summary="Ask the incident chat, streamed as server-sent events",
              response_class=StreamingResponse,
-             responses={200: {"content": {"text/event-stream": {}},
+             responses={**errors(400, 404, 413), 200: {"content": {"text/event-stream": {}},
                               "description": "`tool_call` ({tool, args, status}) after each tool call, `token` "
                                              "({text}) as the answer is written, `check_failed` ({checks, next}) "
                                              "when the text so far failed the post-check, then `answer` (the body "
@@ -97,7 +98,7 @@ async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-@router.get("/{thread_id}", response_class=FastJSONResponse,
+@router.get("/{thread_id}", response_class=FastJSONResponse, responses=errors(404),
             summary="A chat thread's history: questions, answers with citations, tool calls and their results")
 async def history(studio: StudioDep, key: DecideKey, thread_id: str = Path(..., pattern=THREAD_ID)) -> Any:
     return FastJSONResponse(await studio.chat.history(thread_id, actor=key.actor, see_all=key.role == "admin"))

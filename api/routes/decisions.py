@@ -8,9 +8,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from api.auth import authorize
+from api.auth import SECURITY, authorize
 from api.deps import ReadKey, StudioDep
 from api.hot_routes import body_openapi, json_body, query, query_openapi
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
 from graph.events import Event
@@ -43,13 +44,15 @@ def public(d: dict[str, Any]) -> dict[str, Any]:
 
 class DecideQuery(BaseModel):
     explain: Literal["wait"] | None = Field(None, description="wait for the overseer's explanation")
-    timeout_ms: int = Field(10_000, ge=0, description="how long explain=wait waits")
+    timeout_ms: int = Field(10_000, ge=0, le=3_600_000, description="how long explain=wait waits")
 
 
 # The two decision routes are hot routes (api/hot_routes.py): they take only the Request and parse it themselves.
 @router.post("/decisions", response_model=DecisionOut, response_class=FastJSONResponse,
              summary="Decide one event (answered after the decision and its audit events committed)",
-             openapi_extra={**body_openapi(EventIn), "parameters": query_openapi(DecideQuery)})
+             responses=errors(413, 503),
+             openapi_extra={**body_openapi(EventIn), "parameters": query_openapi(DecideQuery),
+                            "security": SECURITY})
 async def decide(request: Request) -> Any:
     await authorize(request, "decide")
     q = query(request, DecideQuery)
@@ -63,7 +66,7 @@ async def decide(request: Request) -> Any:
 
 @router.post("/decisions:batch", response_model=BatchOut, response_class=FastJSONResponse,
              summary="Decide up to 1,000 events in order (one transaction per micro-batch)",
-             openapi_extra=body_openapi(BatchIn))
+             responses=errors(413, 503), openapi_extra={**body_openapi(BatchIn), "security": SECURITY})
 async def decide_batch(request: Request) -> Any:
     await authorize(request, "decide")
     body = await json_body(request, BatchIn)
@@ -77,7 +80,7 @@ HOT = ("/v1/decisions", "/v1/decisions:batch")
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, response_class=FastJSONResponse,
-            summary="A stored decision")
+            summary="A stored decision", responses=errors(404))
 async def read_decision(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
     d = get_decision(studio.engine, decision_id)
     if d is None:
@@ -85,7 +88,7 @@ async def read_decision(decision_id: str, studio: StudioDep, key: ReadKey) -> An
     return FastJSONResponse(public(d))
 
 
-@router.get("/decisions/{decision_id}/trail", response_class=FastJSONResponse,
+@router.get("/decisions/{decision_id}/trail", response_class=FastJSONResponse, responses=errors(404),
             summary="Everything that happened to a decision, in order: inputs, model versions and outputs, router "
                     "arm, rules, governor, LLM proposals and ruling, alert and review events, feedback")
 async def read_trail(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
@@ -95,7 +98,7 @@ async def read_trail(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
     return FastJSONResponse(out)
 
 
-@router.post("/decisions/{decision_id}/replay", response_class=FastJSONResponse,
+@router.post("/decisions/{decision_id}/replay", response_class=FastJSONResponse, responses=errors(404),
              summary="Recompute a past decision from its stored inputs with the model versions it used and with "
                      "today's active versions; both, with a diff (writes nothing)")
 async def replay(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import ReadKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from studio.bootstrap import Studio
 from studio.errors import NotFound
@@ -38,7 +39,7 @@ def _timeout_s(studio: Studio, timeout_ms: int) -> float:
     return min(timeout_ms, studio.settings.explanation_wait_max_ms) / 1000.0
 
 
-@router.get("/decisions/{decision_id}/explanation", response_class=FastJSONResponse,
+@router.get("/decisions/{decision_id}/explanation", response_class=FastJSONResponse, responses=errors(404),
             summary="A decision's explanation: pending, ready or failed, with the overseer's verdict and the checks")
 async def read_explanation(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
     state = await studio.overseer.read(decision_id)
@@ -53,10 +54,11 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
 
 @router.get("/decisions/{decision_id}/explanation/stream", summary="Server-sent events until the explanation is final",
             response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
+            responses={**errors(404), 200: {"content": {"text/event-stream": {}},
                              "description": "events `explanation` (on every change), then `done` or `timeout`"}})
 async def stream_explanation(decision_id: str, studio: StudioDep, key: ReadKey,
-                             timeout_ms: int = Query(60_000, ge=0, description="give up after this long")) -> Any:
+                             timeout_ms: int = Query(60_000, ge=0, le=3_600_000,
+                                                     description="give up after this long")) -> Any:
     first = await studio.overseer.read(decision_id)
     if first is None:
         raise NotFound(f"no decision {decision_id!r}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import FeedbackKey, ReadKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from models.router import off_policy_evaluation
 from store.router_repo import feedback_logs
@@ -20,15 +21,18 @@ OUTCOMES = {"incident": 1.0, "normal": 0.0, "false_positive": 0.0, "confirmed": 
 
 
 class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [
         {"decision_id": "dec_01...", "outcome": "incident", "note": "issuer confirmed the depeg"}]})
     decision_id: str = Field(..., min_length=4, max_length=64)
-    outcome: Literal["incident", "normal", "false_positive", "confirmed"] | float = Field(
+    # strict: `true` or "0.5" is refused, not read as 1.0 or 0.5
+    outcome: Literal["incident", "normal", "false_positive", "confirmed"] | Annotated[
+        float, Field(ge=0.0, le=1.0, strict=True)] = Field(
         description="what happened: 'incident' / 'normal' (or a probability 0..1)")
     note: str = Field("", max_length=1000)
 
 
-@router.post("/feedback", response_class=FastJSONResponse, summary="Report what happened after a decision")
+@router.post("/feedback", response_class=FastJSONResponse, responses=errors(400, 404, 413),
+             summary="Report what happened after a decision")
 async def post_feedback(body: FeedbackIn, studio: StudioDep, key: FeedbackKey) -> Any:
     outcome = OUTCOMES[body.outcome] if isinstance(body.outcome, str) else float(body.outcome)
     return FastJSONResponse(await feedback.record(studio, decision_id=body.decision_id, outcome=outcome,

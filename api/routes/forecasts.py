@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -11,8 +10,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from api.deps import DecideKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
-from models.forecasting import forecast, from_history, from_stream
+from api.schemas import EventTime, Name
+from models.forecasting import history_from_points, history_from_stream
+from policies.slm.math import check_physical_limits
 from studio.errors import ValidationFailed
 from studio.profiles import get_profile
 
@@ -21,22 +23,23 @@ router = APIRouter(prefix="/v1", tags=["forecasts"])
 
 class Point(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    timestamp: datetime
+    timestamp: EventTime
     value: StrictFloat | StrictInt
 
 
 class ForecastIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"profile": "ops", "stream": "cpu-1", "horizon": 24}]})
-    profile: str
+    profile: Name
     stream: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     history: Annotated[list[Point], Field(max_length=20000)] | None = Field(
         None, description="forecast from these points instead of the stream's own state")
-    horizon: int = Field(24, ge=1, le=1000)
-    models: list[str] | None = None
+    horizon: int = Field(24, ge=1, le=1000, strict=True)
+    models: Annotated[list[Name], Field(max_length=32)] | None = None
 
 
-@router.post("/forecasts", response_class=FastJSONResponse, summary="Forecast a stream")
+@router.post("/forecasts", response_class=FastJSONResponse, responses=errors(400, 409, 413, 503),
+             summary="Forecast a stream")
 async def create_forecast(body: ForecastIn, studio: StudioDep, key: DecideKey) -> Any:
     profile = get_profile(studio.profiles, body.profile)
     if not profile.is_stream:
@@ -46,13 +49,15 @@ async def create_forecast(body: ForecastIn, studio: StudioDep, key: DecideKey) -
     if body.history is not None:
         ts = np.array([p.timestamp.timestamp() for p in body.history], dtype=float)
         values = np.array([float(p.value) for p in body.history], dtype=float)
-        data = await asyncio.to_thread(from_history, profile, bundle, ts, values, studio.fit_cache)
+        check_physical_limits(profile, values.tolist(), [])  # the profile's bounds, as for an event (422)
+        history = history_from_points(ts, values)
     else:
         if not body.stream:
             raise ValidationFailed("give `stream` or `history`")
         assert rt.streams is not None
         streams, name = rt.streams, body.stream
-        data = await studio.between_batches(lambda: from_stream(streams.get_many([name])[name]))  # a consistent copy
-    out = await asyncio.to_thread(forecast, profile, bundle, data, body.horizon, body.models)
+        history = await studio.between_batches(  # a consistent copy of the stream's stored window
+            lambda: history_from_stream(streams.get_many([name])[name]))
+    out = dict(await asyncio.to_thread(studio.forecasts.forecast, profile, bundle, history, body.horizon, body.models))
     out["stream"] = body.stream
     return FastJSONResponse(out)

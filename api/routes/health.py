@@ -1,4 +1,5 @@
-"""GET /v1/health (dependencies, model versions, uptime) and GET /metrics (Prometheus)."""
+"""GET /v1/health (dependencies, model versions, uptime), /v1/health/live (the process answers),
+/v1/health/ready (its dependencies answer: studio/readiness.py) and GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,16 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 
 from api.deps import StudioDep
 from api.responses import FastJSONResponse
 from studio import __version__
 from studio.bootstrap import Studio
+from studio.readiness import Readiness
 
 router = APIRouter(tags=["operations"])
-
-
-def _database(studio: Studio) -> dict[str, Any]:
-    start = time.perf_counter()
-    try:
-        with studio.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        status, error = "ok", None
-    except Exception as exc:  # reported, not raised: health must answer
-        status, error = "down", f"{type(exc).__name__}: {exc}"
-    return {"name": "database", "backend": studio.engine.dialect.name, "status": status, "error": error,
-            "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
 
 
 def _overseer(studio: Studio) -> dict[str, Any]:
@@ -41,14 +30,42 @@ def _overseer(studio: Studio) -> dict[str, Any]:
         queue, status, error = counts_by_status(studio.engine, JOBS), "ok", None
     except Exception as exc:  # reported, not raised
         queue, status, error = {}, "down", f"{type(exc).__name__}: {exc}"
+    circuit = ov.provider.circuit.snapshot() if llm else None
+    if circuit is not None and circuit["state"] != "closed" and status == "ok":  # calls fail at once: templates
+        status, error = "degraded", f"LLM circuit {circuit['state']}: explanations use the template narrator"
     return {"name": "overseer", "status": status, "error": error, "provider": "llm" if llm else "template",
-            "model": studio.settings.llm_model if llm else None, "explanation_jobs": queue,
+            "model": studio.settings.llm_model if llm else None, "circuit": circuit, "explanation_jobs": queue,
             "latency_ms": round((time.perf_counter() - start) * 1000, 3)}
 
 
-@router.get("/v1/health", response_class=FastJSONResponse, summary="Service health")
-async def health(studio: StudioDep) -> Any:
-    deps = [await asyncio.to_thread(_database, studio), await asyncio.to_thread(_overseer, studio)]
+def readiness(request: Request, studio: Studio) -> Readiness:
+    """The app's Readiness, made on first use (its Redis probe pings through the rate limiter's client)."""
+    ready = getattr(request.app.state, "readiness", None)
+    if ready is None or ready.studio is not studio:
+        auth = getattr(request.app.state, "auth", None)
+        limiter = auth.limiter if auth is not None else None
+        ready = request.app.state.readiness = Readiness(studio, limiter.ping if limiter is not None else None)
+    return ready  # type: ignore[no-any-return]
+
+
+@router.get("/v1/health/live", response_class=FastJSONResponse, summary="Liveness: the process answers")
+async def health_live(studio: StudioDep) -> Any:
+    return FastJSONResponse({"status": "live", "version": __version__,
+                             "uptime_s": round(time.time() - studio.started_at, 1)})
+
+
+@router.get("/v1/health/ready", response_class=FastJSONResponse, summary="Readiness: the dependencies answer",
+            responses={503: {"description": "Not ready: a required dependency (STUDIO_READY_REQUIRES) is down"}})
+async def health_ready(request: Request, studio: StudioDep) -> Any:
+    result = await readiness(request, studio).check()
+    return FastJSONResponse(result, status_code=200 if result["ready"] else 503)
+
+
+@router.get("/v1/health", response_class=FastJSONResponse, summary="Service health",
+            responses={503: {"description": "The database is down"}})
+async def health(request: Request, studio: StudioDep) -> Any:
+    ready = await readiness(request, studio).check()  # database first, then Redis and the LLM when configured
+    deps = [*ready["checks"], await asyncio.to_thread(_overseer, studio)]
     profiles = {}
     for name, rt in studio.runtimes.items():
         profiles[name] = {"versions": rt.bundle.versions, "not_serving": rt.bundle.failures,

@@ -9,19 +9,24 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminKey, ReadKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from store import keys as key_store
 from studio import keys
 
 router = APIRouter(prefix="/v1/keys", tags=["access"])
+MAX_RATE_PER_S, MAX_BURST = 1e6, 1_000_000  # finite and far above any real client
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "reviewer", "name": "maria"}]})
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False,
+                              json_schema_extra={"examples": [{"role": "reviewer", "name": "maria"}]})
     role: Literal["viewer", "analyst", "reviewer", "admin"]
     name: str = Field("", max_length=100)
-    rate_per_s: float | None = Field(None, gt=0, description="own rate limit (default STUDIO_RATE_LIMIT_PER_S)")
-    burst: int | None = Field(None, ge=1, description="own burst (default STUDIO_RATE_LIMIT_BURST)")
+    rate_per_s: float | None = Field(None, gt=0, le=MAX_RATE_PER_S, strict=True,
+                                     description="own rate limit (default STUDIO_RATE_LIMIT_PER_S)")
+    burst: int | None = Field(None, ge=1, le=MAX_BURST, strict=True,
+                              description="own burst (default STUDIO_RATE_LIMIT_BURST)")
 
 
 class RevokeIn(BaseModel):
@@ -41,7 +46,7 @@ async def list_keys(studio: StudioDep, key: AdminKey, include_revoked: bool = Fa
                                                              include_revoked=include_revoked)})
 
 
-@router.post("", response_class=FastJSONResponse, status_code=201,
+@router.post("", response_class=FastJSONResponse, status_code=201, responses=errors(400, 413),
              summary="Create a key; the key is shown in this response only (only its sha256 is stored)")
 async def create_key(body: KeyIn, studio: StudioDep, key: AdminKey) -> Any:
     secret, row = await asyncio.to_thread(keys.create_key, studio.engine, role=body.role, name=body.name,
@@ -49,7 +54,8 @@ async def create_key(body: KeyIn, studio: StudioDep, key: AdminKey) -> Any:
     return FastJSONResponse({**row, "key": secret}, status_code=201, headers={"cache-control": "no-store"})
 
 
-@router.delete("/{key_id}", response_class=FastJSONResponse, summary="Revoke a key (refused at once here)")
+@router.delete("/{key_id}", response_class=FastJSONResponse, responses=errors(400, 404, 413),
+               summary="Revoke a key (refused at once here)")
 async def revoke_key(key_id: str, request: Request, studio: StudioDep, key: AdminKey,
                      body: RevokeIn | None = None) -> Any:
     row = await asyncio.to_thread(keys.revoke_key, studio.engine, key_id, actor=key.actor,

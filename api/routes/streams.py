@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import ReadKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from studio.errors import NotFound, ValidationFailed
 from studio.profiles import get_profile
@@ -14,7 +15,8 @@ from studio.profiles import get_profile
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
 
-@router.get("/{profile}/{stream}", response_class=FastJSONResponse, summary="A stream's state and fit")
+@router.get("/{profile}/{stream}", response_class=FastJSONResponse, responses=errors(404),
+            summary="A stream's state and fit")
 async def read_stream(profile: str, stream: str, studio: StudioDep, key: ReadKey) -> Any:
     get_profile(studio.profiles, profile)
     rt = studio.runtimes[profile]

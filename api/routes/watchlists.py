@@ -6,11 +6,13 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminKey, ReadKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
+from api.schemas import IsoDatetime
 from store import watchlists
 from store.ids import iso
 from studio.errors import NotFound, ValidationFailed
@@ -26,8 +28,8 @@ class EntryIn(BaseModel):
     kind: Kind = Field(description="a context key of the profiles (token, venue, entity, host, ...) or 'stream'")
     value: str = Field(..., min_length=1, max_length=200)
     reason: str = Field(..., min_length=3, max_length=500)
-    profile: str | None = None
-    expires_at: datetime | None = None
+    profile: str | None = Field(None, min_length=1, max_length=64)
+    expires_at: IsoDatetime | None = None
 
 
 class RemoveIn(BaseModel):
@@ -36,12 +38,14 @@ class RemoveIn(BaseModel):
 
 
 @router.get("", response_class=FastJSONResponse, summary="Watch-list entries")
-async def list_entries(studio: StudioDep, key: ReadKey, kind: str | None = None, active: bool | None = True) -> Any:
+async def list_entries(studio: StudioDep, key: ReadKey, kind: str | None = Query(None, max_length=40),
+                       active: bool | None = True) -> Any:
     return FastJSONResponse({"entries": await asyncio.to_thread(watchlists.entries, studio.engine, kind=kind,
                                                                   active=active)})
 
 
-@router.post("", response_class=FastJSONResponse, status_code=201, summary="Add a watch-list entry")
+@router.post("", response_class=FastJSONResponse, status_code=201, responses=errors(400, 413),
+             summary="Add a watch-list entry")
 async def add_entry(body: EntryIn, studio: StudioDep, key: AdminKey) -> Any:
     if body.profile is not None:
         get_profile(studio.profiles, body.profile)
@@ -57,7 +61,8 @@ async def add_entry(body: EntryIn, studio: StudioDep, key: AdminKey) -> Any:
     return FastJSONResponse(row, status_code=201)
 
 
-@router.delete("/{entry_id}", response_class=FastJSONResponse, summary="Deactivate a watch-list entry")
+@router.delete("/{entry_id}", response_class=FastJSONResponse, responses=errors(400, 404, 413),
+               summary="Deactivate a watch-list entry")
 async def remove_entry(entry_id: str, studio: StudioDep, key: AdminKey, body: RemoveIn | None = None) -> Any:
     row = await asyncio.to_thread(watchlists.deactivate, studio.engine, entry_id, actor=key.actor,
                                   reason=body.reason if body else "")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import DecideKey, StudioDep
+from api.openapi import errors
 from api.responses import FastJSONResponse
 from store import webhooks
 from studio.errors import NotFound, ValidationFailed
@@ -17,6 +18,7 @@ from studio.errors import NotFound, ValidationFailed
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Event = Literal["explanation.ready", "explanation.failed"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+URL = r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?([/?#]\S*)?$"
 
 
 async def current_owner(key: DecideKey) -> str:
@@ -31,7 +33,7 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"url": "https://ops.example.com/hooks/studio", "events": ["explanation.ready"]}]})
 
-    url: str = Field(min_length=8, max_length=2000)
+    url: str = Field(min_length=8, max_length=2000, pattern=URL, description="http(s)://host[:port][/path]")
     events: list[Event] = Field(default=["explanation.ready", "explanation.failed"], min_length=1, max_length=8)
     description: str = Field("", max_length=200)
 
@@ -46,7 +48,7 @@ class WebhookIn(BaseModel):
         return v
 
 
-@router.post("", status_code=201, response_class=FastJSONResponse,
+@router.post("", status_code=201, response_class=FastJSONResponse, responses=errors(400, 413),
              summary="Register a webhook; the signing secret is in this response only")
 async def create_webhook(body: WebhookIn, studio: StudioDep, owner: OwnerDep) -> Any:
     host = urlsplit(body.url).hostname or ""
@@ -70,14 +72,16 @@ async def _owned(studio: Any, owner: str, webhook_id: str) -> dict[str, Any]:
     return row
 
 
-@router.get("/{webhook_id}/deliveries", response_class=FastJSONResponse, summary="Recent deliveries of a webhook")
+@router.get("/{webhook_id}/deliveries", response_class=FastJSONResponse, responses=errors(404),
+            summary="Recent deliveries of a webhook")
 async def list_deliveries(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Any:
     await _owned(studio, owner, webhook_id)
     rows = await asyncio.to_thread(webhooks.deliveries, studio.engine, webhook_id)
     return FastJSONResponse({"deliveries": rows})
 
 
-@router.delete("/{webhook_id}", status_code=204, summary="Delete a webhook (pending deliveries are dropped)")
+@router.delete("/{webhook_id}", status_code=204, responses=errors(404),
+               summary="Delete a webhook (pending deliveries are dropped)")
 async def delete_webhook(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Response:
     await _owned(studio, owner, webhook_id)
     if not await asyncio.to_thread(webhooks.delete, studio.engine, owner=owner, webhook_id=webhook_id,

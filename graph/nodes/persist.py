@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 from collections import Counter
 from typing import Any
 
@@ -15,6 +16,8 @@ from graph.narrator import NOTICE, PROVIDER, narrate
 from graph.state import DecisionState
 from store.decisions import DecisionDoc
 from store.ids import new_ids, now_iso
+
+log = logging.getLogger(__name__)
 
 
 def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
@@ -77,10 +80,14 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
         if len(decisions) >= ctx.inline_below or not write(wait=False):
             await asyncio.get_running_loop().run_in_executor(ctx.write_executor, contextvars.copy_context().run,
                                                              write)
-    if rt.streams is not None:
-        rt.streams.mark_clean(touched)
-        rt.streams.after_batch(touched, state["bundle"])
-    if ctx.metrics is not None:
-        for action, count in Counter(d["action"] for d in decisions).items():
-            ctx.metrics.decision(rt.profile.name, action, count)
+    # Committed: from here on nothing may fail the batch (the runner would undo and redo a written batch).
+    try:
+        if rt.streams is not None:
+            rt.streams.mark_clean(touched)
+            rt.streams.after_batch(touched, state["bundle"])
+        if ctx.metrics is not None:
+            for action, count in Counter(d["action"] for d in decisions).items():
+                ctx.metrics.decision(rt.profile.name, action, count)
+    except Exception:
+        log.exception("after committing batch %s", state["batch_id"])
     return {"decisions": decisions}

@@ -22,7 +22,8 @@ from store.engine import make_engine
 from studio.keys import ROLE_SCOPES
 from tests.helpers import Server
 
-PUBLIC = {"/v1/health", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {"/v1/health", "/v1/health/live", "/v1/health/ready", "/metrics", "/docs", "/openapi.json",
+          "/docs/oauth2-redirect", "/redoc"}
 # (method, path, scope the route needs, body). Bodies are invalid on purpose: an allowed call stops at 422/404,
 # so the matrix changes nothing.
 MATRIX: list[tuple[str, str, str, Any]] = [

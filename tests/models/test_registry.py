@@ -83,3 +83,43 @@ def test_activation_refuses_a_tampered_version_and_everything_is_audited(registr
         actions = [r.action for r in conn.execute(select(AuditEventRow.__table__))]  # type: ignore[attr-defined]
     assert actions == ["model.registered"]
     assert audit.verify(registry.engine)["ok"]
+
+
+def test_a_leftover_directory_is_never_reused_and_is_quarantined(registry: ModelRegistry, credit_small) -> None:  # type: ignore[no-untyped-def]
+    """What a publish killed before it was recorded leaves (`v1`, a `.v2.tmp-*`): the next publish goes above
+    both, and recover() moves them to .quarantine/ and audits it."""
+    model = create("logreg").fit(credit_small)
+    base = registry.root / "credit" / "logreg"
+    (base / "v1").mkdir(parents=True)
+    (base / "v1" / "manifest.json").write_text("{}")  # not empty: os.replace onto it was Errno 39
+    (base / ".v2.tmp-0a1b2c3d").mkdir()
+    assert registry.publish("credit", model, data_sha256="x", metrics={}, actor="t") == "v3"
+    moved = registry.recover("credit", actor="t")
+    assert [(m["entry"], m["reason"]) for m in moved] == [(".v2.tmp-0a1b2c3d", "unfinished write"),
+                                                         ("v1", "not recorded in the registry")]
+    assert sorted(p.name for p in base.iterdir()) == ["v3"]
+    assert registry.publish("credit", model, data_sha256="x", metrics={}, actor="t") == "v4"  # v1, v2 stay unused
+    assert registry.recover(actor="t") == []
+    assert len(list((registry.root / ".quarantine" / "credit" / "logreg").iterdir())) == 2
+    registry.activate_many("credit", {"logreg": "v4"}, actor="t", reason="x")
+    assert registry.load("credit", "logreg", "v4").version == "v4"
+    from sqlalchemy import select
+
+    from store.tables import AuditEventRow
+
+    with registry.engine.connect() as conn:
+        actions = [r.action for r in conn.execute(select(AuditEventRow.__table__))]  # type: ignore[attr-defined]
+    assert actions.count("model.quarantined") == 2 and audit.verify(registry.engine)["ok"]
+
+
+def test_activate_many_is_all_or_nothing(registry: ModelRegistry, credit_small) -> None:  # type: ignore[no-untyped-def]
+    good = registry.publish("credit", create("logreg").fit(credit_small), data_sha256="x", metrics={}, actor="t")
+    bad = registry.publish("credit", create("logreg", {"C": 0.1}).fit(credit_small), data_sha256="x", metrics={},
+                           actor="t")
+    rf = registry.publish("credit", create("random_forest", {"n_estimators": 5}).fit(credit_small),
+                          data_sha256="x", metrics={}, actor="t")
+    (registry.root / "credit" / "random_forest" / rf / "meta.json").write_text("{}")
+    with pytest.raises(ArtifactIntegrityError):
+        registry.activate_many("credit", {"logreg": good, "random_forest": rf}, actor="t", reason="x")
+    assert registry.active("credit") == {}
+    assert registry.activate_many("credit", {"logreg": bad}, actor="t", reason="x") == {"logreg": None}

@@ -1,0 +1,99 @@
+"""Readiness: probes of the database, Redis (when configured) and the LLM endpoint (when configured), run
+together at most once per STUDIO_HEALTH_CACHE_S, each with its latency. A failed probe named in
+STUDIO_READY_REQUIRES (default: database) makes the service not ready; another one makes it degraded (Redis
+falls back to per-process rate limits, the LLM to the template narrator, so decisions are still served)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from store.ids import now_iso
+
+PROBE_TIMEOUT_S = 2.0
+PROBES = ("database", "redis", "llm")
+
+
+class Readiness:
+    """One per app; `await check()` -> {"status": ready | degraded | not_ready, "ready": bool, "checks": [...]}."""
+
+    def __init__(self, studio: Any, redis_ping: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self.studio = studio
+        self.redis_ping = redis_ping
+        s = studio.settings
+        self.cache_s = s.health_cache_s
+        self.requires = frozenset(p.strip() for p in s.ready_requires.split(",") if p.strip())
+        self._result: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def provider(self) -> Any:
+        ov = self.studio.overseer
+        return ov.provider if ov is not None else None
+
+    async def check(self) -> dict[str, Any]:
+        async with self._lock:  # concurrent callers share one round of probes
+            if self._result is not None and time.monotonic() - self._at < self.cache_s:
+                return {**self._result, "cached": True}
+            probes = [self._probe("database", self._database)]
+            if self.studio.settings.redis_url:
+                probes.append(self._probe("redis", self._redis))
+            if self.provider is not None:
+                probes.append(self._probe("llm", self._llm))
+            checks = list(await asyncio.gather(*probes))
+            ready = all(c["status"] == "ok" for c in checks if c["required"])
+            status = "not_ready" if not ready else ("ready" if all(c["status"] == "ok" for c in checks) else "degraded")
+            self._result = {"status": status, "ready": ready, "checked_at": now_iso(), "cache_s": self.cache_s,
+                            "checks": checks}
+            self._at = time.monotonic()
+            return {**self._result, "cached": False}
+
+    async def _probe(self, name: str, probe: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        start = time.perf_counter()
+        try:
+            out = dict(await asyncio.wait_for(probe(), PROBE_TIMEOUT_S))
+        except TimeoutError:
+            out = {"status": "down", "error": f"no answer within {PROBE_TIMEOUT_S:g} s"}
+        except Exception as exc:  # reported, not raised: readiness must answer
+            out = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        return {"name": name, "status": out.pop("status", "ok"), "required": name in self.requires,
+                "latency_ms": round((time.perf_counter() - start) * 1000, 3), "error": out.pop("error", None), **out}
+
+    async def _database(self) -> dict[str, Any]:
+        engine = self.studio.engine
+
+        def select_1() -> None:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        await asyncio.to_thread(select_1)
+        return {"backend": engine.dialect.name}
+
+    async def _redis(self) -> dict[str, Any]:
+        if self.redis_ping is None:
+            return {"status": "down", "error": "no Redis client (the rate limiter has not started)"}
+        await self.redis_ping()
+        return {}
+
+    async def _llm(self) -> dict[str, Any]:
+        """GET <base_url>/models (every OpenAI-compatible server has it), and the circuit breaker's state."""
+        from studio.llm import PLACEHOLDER_KEY
+
+        s = self.studio.settings
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else PLACEHOLDER_KEY
+        circuit = self.provider.circuit.snapshot()
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
+            r = await client.get(f"{str(s.llm_base_url).rstrip('/')}/models", headers={"Authorization": f"Bearer {key}"})
+        out: dict[str, Any] = {"model": s.llm_model, "circuit": circuit}
+        if r.status_code >= 500 or r.status_code in (401, 403):
+            return {**out, "status": "down", "error": f"GET /models answered HTTP {r.status_code}"}
+        if circuit["state"] != "closed":
+            return {**out, "status": "degraded",
+                    "error": f"circuit {circuit['state']} after {circuit['failure_threshold']} consecutive failures"}
+        return out
