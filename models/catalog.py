@@ -17,6 +17,8 @@ MODEL_CLASSES: dict[str, str] = {
     "arima": "models.forecasters.arima:ArimaModel",
     "ets": "models.forecasters.ets:EtsModel",
     "prophet": "models.forecasters.prophet:ProphetModel",
+    "autoreg": "models.forecasters.autoreg:AutoRegModel",
+    "seasonal_naive": "models.forecasters.seasonal_naive:SeasonalNaiveModel",
     "lstm_forecaster": "models.forecasters.lstm:LstmForecasterModel",
     "xgb_stack": "models.meta:StackingMetaClassifier",
 }

@@ -91,12 +91,12 @@ class SequentialModel(BaseModel):
 
     def fit_series(self, series: SeriesData) -> tuple[np.ndarray, dict[str, float], dict[str, Any]] | None:
         """Fit on the warm-up, score the rest out of sample: (raw scores, metrics, local params)."""
-        from models.stream_state import infer_step_and_season
+        from models.seasonality import primary_season
 
         w = series.warmup
         if series.u.size - w < 10:
             return None
-        _, season = infer_step_and_season(series.ts[:w])
+        season = primary_season(series.u[:w], series.ts[:w])
         local = self.fit_local(series.u[:w], series.ts[:w], season)
         if local is None:
             return None

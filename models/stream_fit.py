@@ -11,6 +11,7 @@ from models.bundle import ModelBundle
 from models.calibration import EcdfCalibrator
 from models.datasets import fitted_normalization
 from models.features import Normalization, stream_rows
+from models.seasonality import primary_season
 from models.sequential import SequentialModel
 from models.stream_state import StreamFit, StreamState, infer_step_and_season
 from studio.profiles import Profile
@@ -26,7 +27,8 @@ def fit_stream(
     assert spec is not None
     mu, sd = fitted_normalization(profile, values)
     u = (values - mu) / sd
-    step, season = infer_step_and_season(ts)
+    step, _ = infer_step_and_season(ts)
+    season = primary_season(u, ts)  # the period the warm-up shows, 1 for none
     local: dict[str, dict[str, Any]] = {}
     for name, model in bundle.models.items():
         if isinstance(model, SequentialModel):

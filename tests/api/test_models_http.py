@@ -82,8 +82,12 @@ def test_forecasts_from_history_and_from_a_live_stream(admin_server: Server) -> 
                                                                                         strict=True)]
     with admin_server.client() as c:
         f = c.post("/v1/forecasts", json={"profile": "ops", "history": history, "horizon": 48}).json()
-        assert f["season"] == 48 and f["step_seconds"] == 1800 and len(f["timestamps"]) == 48
-        assert set(f["models"]) == {"arima", "ets", "prophet", "lstm_forecaster"}
+        assert f["season"] == 48 and f["periods"] == [48] and f["step_seconds"] == 1800 and len(f["timestamps"]) == 48
+        assert set(f["models"]) == {"seasonal_naive", "autoreg", "arima", "ets", "prophet", "lstm_forecaster"}
+        assert f["validation"]["points"] == 48 and set(f["validation"]["mae"]) == set(f["models"])
+        weights = f["ensemble"]["weights"]
+        assert abs(sum(weights.values()) - 1) < 1e-4 and set(weights) == set(f["ensemble"]["members"])
+        assert all(f["validation"]["mae"][m] <= f["validation"]["mae"]["seasonal_naive"] for m in weights)
         for m in [*f["models"].values(), f["ensemble"]]:
             assert all(lo <= mu <= hi for lo, mu, hi in zip(m["lower_95"], m["mean"], m["upper_95"], strict=True))
             assert all(a <= b for a, b in zip(m["lower_95"], m["lower_80"], strict=True))

@@ -61,13 +61,17 @@ def test_arima_recursion_tracks_statsmodels_one_step(taxi) -> None:  # type: ign
     u, ts = taxi
     model = create("arima")
     local = model.fit_local(u, ts, 48)
+    m = local["m"]
+    assert m == 48  # half-hourly taxi rides: the daily period is detected and differenced
     _, extras, _ = model.run(local, model.initial_state(local), u, ts)
-    ours = extras["forecast_u"]
+    ours = extras["forecast_u"][m:] - u[:-m]  # our one-step forecasts of the seasonal differences
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = ARIMA(u, order=(2, 0, 1), trend="c").fit().fittedvalues
+        ref = ARIMA(u[m:] - u[:-m], order=(2, 0, 1), trend="c").fit().fittedvalues
     # Conditional (ours) and exact Kalman (statsmodels) filters agree once the start-up transient is gone.
     np.testing.assert_allclose(ours[50:], ref[50:], atol=1e-3)
+    plain = create("arima", {"seasonal": False}).fit_local(u, ts, 48)
+    assert plain["m"] == 0
 
 
 def test_prophet_compact_predict_matches_prophet(taxi) -> None:  # type: ignore[no-untyped-def]
