@@ -44,3 +44,4 @@ def test_ports_and_volumes() -> None:
     assert var_mount[0] in c["volumes"]
     dockerfile = (PROJECT_ROOT / "deploy" / "Dockerfile").read_text()
     assert "EXPOSE 8000" in dockerfile and '"--port", "8000"' in dockerfile
+    assert "/v1/health/ready" in dockerfile  # the container is healthy when it can serve, not merely alive
