@@ -37,6 +37,13 @@ class EcdfCalibrator:
             return np.full(arr.shape, self._one(float(arr.reshape(-1)[0])))
         return self._many(arr)
 
+    def transform_mid(self, raw: np.ndarray) -> np.ndarray:
+        """Mid-rank version, (P(ref < raw) + P(ref <= raw)) / 2: a value the reference holds many times (a
+        sparse detector's 0) sits in the middle of its mass, not at its top; elsewhere equal to transform."""
+        arr = np.asarray(raw, dtype=float).reshape(-1)
+        below = np.nextafter(arr, -np.inf)
+        return 0.5 * (self._many(arr) + self._many(below))
+
     def _one(self, x: float) -> float:
         k = self._knot_list
         last = len(k) - 1

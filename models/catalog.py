@@ -14,6 +14,8 @@ MODEL_CLASSES: dict[str, str] = {
     "ocsvm": "models.detectors.ocsvm:OneClassSVMModel",
     "cusum": "models.detectors.cusum:CusumModel",
     "lstm_ae": "models.detectors.lstm_ae:LstmAutoencoderModel",
+    "context_novelty": "models.detectors.context_novelty:ContextNoveltyModel",
+    "novel_level": "models.detectors.novel_level:NovelLevelModel",
     "arima": "models.forecasters.arima:ArimaModel",
     "ets": "models.forecasters.ets:EtsModel",
     "prophet": "models.forecasters.prophet:ProphetModel",

@@ -50,7 +50,7 @@ class StreamFit:
 
 
 _UNDO = ("ts", "values", "n_seen", "run_n", "run_mean", "run_m2", "fit", "version", "fit_requested", "dirty",
-         "fit_dirty", "min_keep", "refit_reason")
+         "fit_dirty", "min_keep", "refit_reason", "ranks", "alarm")
 
 
 class StreamState:
@@ -68,6 +68,8 @@ class StreamState:
         self.run_m2 = 0.0
         self.fit: StreamFit | None = None
         self.model_state: dict[str, dict[str, Any]] = {}
+        self.ranks: dict[str, dict[str, Any]] = {}  # model -> OnlineRank history (causal calibration)
+        self.alarm: dict[str, Any] = {"last": None, "above": False}  # the alarm stage's state
         self.version = 0
         self.fit_requested = False
         self.dirty = False
@@ -141,7 +143,7 @@ class StreamState:
         return {
             "ts": self.ts.tolist(), "values": self.values.tolist(), "n_seen": self.n_seen,
             "run": [self.run_n, self.run_mean, self.run_m2], "model_state": self.model_state,
-            "version": self.version,
+            "ranks": self.ranks, "alarm": self.alarm, "version": self.version,
         }
 
     @classmethod
@@ -154,6 +156,8 @@ class StreamState:
         state.n_seen = int(data["n_seen"])
         state.run_n, state.run_mean, state.run_m2 = int(data["run"][0]), float(data["run"][1]), float(data["run"][2])
         state.model_state = data.get("model_state", {})
+        state.ranks = data.get("ranks", {})
+        state.alarm = data.get("alarm", {"last": None, "above": False})
         state.fit = StreamFit.from_json(fit) if fit else None
         state.version = int(data.get("version", 0))
         return state

@@ -1,1 +1,1 @@
-"""Anomaly detectors: Isolation Forest, LOF, One-Class SVM, CUSUM, LSTM autoencoder."""
+"""Anomaly detectors: Isolation Forest, LOF, One-Class SVM, CUSUM, LSTM autoencoder, context novelty, novel level."""
