@@ -1,9 +1,11 @@
-"""The decision graph: three nodes, five steps.
+"""The decision graph: three nodes, six steps.
 
     fan_out   prepare (features from each event and its stream's state), then every model tool and the SLM
               chain in parallel
-    combine   the router picks an arm per event, then the arm's score, severity and disagreement, then the
-              deterministic governor rules (last, so nothing beats its hard rules)
+    combine   the router picks an arm per event, then the arm's score (or the profile's fixed combination),
+              severity and disagreement, then the alarm stage (first point of a run above the alarm
+              threshold, then a refractory period), then the deterministic governor rules (last, so nothing
+              beats its hard rules)
     persist   decisions, audit events, alerts and stream states in one transaction
 
 A LangGraph step costs about 0.3 ms whatever it does (an empty five-node graph: 1.9 ms per run, three nodes:
@@ -19,6 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from graph.context import DecisionContext
+from graph.nodes.alarm import alarm
 from graph.nodes.combine import combine
 from graph.nodes.fan_out import fan_out
 from graph.nodes.govern import govern
@@ -43,7 +46,7 @@ def steps(*fns: Step) -> Any:  # Any: what StateGraph.add_node accepts is a unio
 
 
 STEPS: tuple[tuple[str, tuple[Step, ...]], ...] = (
-    ("fan_out", (prepare, fan_out)), ("combine", (combine, govern)), ("persist", (persist,)))
+    ("fan_out", (prepare, fan_out)), ("combine", (combine, alarm, govern)), ("persist", (persist,)))
 
 
 def build_decision_graph() -> Any:

@@ -50,4 +50,5 @@ class DecisionState(TypedDict, total=False):
     table: Any  # graph.table.ScoreTable
     combined: list[dict[str, Any]]
     rulings: list[Any]
+    alarms: list[bool] | None  # the alarm stage's flag per event (None: the profile has no alarm stage)
     decisions: list[dict[str, Any]]

@@ -20,6 +20,14 @@ log = logging.getLogger(__name__)
 DRIFT_Z = 3.0
 
 
+def keep_persistent(st: StreamState, states: dict[str, dict[str, Any]], bundle: ModelBundle) -> dict[str, dict[str, Any]]:
+    """A fit's model states, except for models whose state the fit does not own (`persistent_state`, e.g. the
+    context-novelty memory): those keep the live state, which has seen the whole stream."""
+    keep = {n: st.model_state[n] for n, m in bundle.models.items()
+            if getattr(m, "persistent_state", False) and n in st.model_state}
+    return {**states, **keep}
+
+
 @dataclass
 class Checkpoint:
     states: dict[str, dict[str, Any] | None]  # stream -> StreamState.snapshot(), None: not in memory then
@@ -103,7 +111,7 @@ class StreamManager:
             log.info("fitting stream %s/%s on %d points (%s)", self.profile.name, stream, n, reason)
             if self.executor is None:
                 fit, states = fit_stream(self.profile, bundle, ts, values, n_at_fit=st.n_seen, version=version)
-                st.set_fit(fit, states)
+                st.set_fit(fit, keep_persistent(st, states, bundle))
             else:
                 self._pending[stream] = self.executor.submit(fit_stream, self.profile, bundle, ts, values,
                                                              n_at_fit=st.n_seen, version=version)
@@ -126,7 +134,7 @@ class StreamManager:
             behind = st.n_seen - fit.n_at_fit
             if behind > 0:
                 states = advance_states(bundle, fit, states, st.ts[-behind:], st.values[-behind:])
-            st.set_fit(fit, states)
+            st.set_fit(fit, keep_persistent(st, states, bundle))
 
     def wait_pending(self, bundle: ModelBundle) -> None:
         for fut in list(self._pending.values()):

@@ -50,9 +50,13 @@ class ScoreTable:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
-    def row_spread(self, cols: np.ndarray) -> np.ndarray:
-        """2 x standard deviation of the answered calibrated scores (0 with fewer than two)."""
+    def row_spread(self, cols: np.ndarray, floor: float = 0.0) -> np.ndarray:
+        """2 x standard deviation of the answered calibrated scores (0 with fewer than two). With a `floor`,
+        scores are first mapped to how far above it they are, (s - floor) / (1 - floor) clipped at 0: for
+        causal ranks, which are uniform on calm data, only disagreement about the tail is disagreement."""
         v, ok = self.score[:, cols], self.ready[:, cols]
+        if floor > 0.0:
+            v = np.clip((v - floor) / (1.0 - floor), 0.0, 1.0)
         count = ok.sum(axis=1)
         mean = np.where(ok, v, 0.0).sum(axis=1) / np.maximum(count, 1)
         var = np.where(ok, (v - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(count, 1)

@@ -55,14 +55,24 @@ def govern(
     fired_rules: list[dict[str, Any]],
     answered: int,
     expected: int,
+    alarm: bool | None = None,
 ) -> Ruling:
-    """Apply, in order: score thresholds, soft rules, quorum, caps, hard rules (last, so nothing beats them)."""
+    """Apply, in order: score thresholds (through the alarm stage where the profile has one), soft rules,
+    quorum, caps, hard rules (last, so nothing beats them)."""
     actions: list[dict[str, Any]] = []
     action = score_action(score, thresholds)
     severity = severity_from_score(score)
     if action != "none":
         actions.append({"rule": f"governor.threshold.{action}", "action": action,
                         "detail": f"combined score {score:.3f} >= {getattr(thresholds, action)}"})
+    if alarm is not None:  # the alarm stage decides whether the score opens an incident
+        if alarm and ACTION_RANK[action] < ACTION_RANK["alert"]:
+            action = "alert"
+            actions.append({"rule": "governor.alarm", "action": action, "detail": "the alarm stage raised an alarm"})
+        elif not alarm and ACTION_RANK[action] >= ACTION_RANK["alert"]:
+            action = "watch"
+            actions.append({"rule": "governor.alarm_quiet", "action": action,
+                            "detail": "score above the alert line but no alarm (same episode or refractory period)"})
 
     for r in (r for r in fired_rules if not r["hard"]):
         before = action

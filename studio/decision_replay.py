@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from graph.calibrate import rank_causally
+from graph.nodes.alarm import alarm_flags
 from graph.nodes.combine import combine_rows
 from graph.nodes.govern import govern_rows
 from graph.nodes.route import available_arms, contexts
@@ -61,6 +63,8 @@ def _scoring_batch(studio: Studio, profile: Any, rows: list[dict[str, Any]]) -> 
                 raise Conflict(f"stream fit {s}@{version} is missing")
             st.fit = StreamFit.from_json(fit)
         st.model_state = dict(pre.get(s, {}).get("model_states", {}))
+        st.ranks = st.model_state.pop("_ranks", {})  # causal calibration histories before the batch
+        st.alarm = st.model_state.pop("_alarm", st.alarm)
         states[s] = st
 
     def col(key: str) -> np.ndarray:
@@ -76,6 +80,8 @@ def _recompute(studio: Studio, profile: Any, rows: list[dict[str, Any]], bundle:
     """The graph's fan_out -> route -> combine -> govern on stored inputs (arms given: the logged ones)."""
     batch = _scoring_batch(studio, profile, rows)
     outputs = {name: run_model(model, bundle.version_of(name), batch) for name, model in bundle.models.items()}
+    if profile.is_stream and profile.features.calibration == "causal":
+        rank_causally(outputs, batch, bundle)
     table = ScoreTable.build(outputs, len(rows))
     pack = studio.packs[profile.name]
     quantities = [d["replay"]["q"] for d in rows]
@@ -96,7 +102,7 @@ def _recompute(studio: Studio, profile: Any, rows: list[dict[str, Any]], bundle:
                                                   avail)
         arms = [c.arm for c in choices]
     combined = combine_rows(profile, bundle, table, arms, quantities)
-    rulings = govern_rows(profile, combined, fired, table)
+    rulings = govern_rows(profile, combined, fired, table, alarm_flags(profile.alarm, batch, combined))
     entries = table.entries()
     out = []
     for i in range(len(rows)):

@@ -55,7 +55,9 @@ class StreamFeatureSpec(_Strict):
     seq_len: int = Field(32, ge=4, le=256)
     names: list[str]
     warmup_points: int = Field(200, ge=10)
-    calibration: Literal["global", "per_stream"] = "per_stream"
+    # global: the training ECDF; per_stream: an ECDF of the stream's warm-up; causal: each score ranked against
+    # the stream's own earlier scores, the training ECDF as the prior (models/online_rank.py)
+    calibration: Literal["global", "per_stream", "causal"] = "per_stream"
     history: int = Field(256, ge=16, le=4096)
 
 
@@ -101,6 +103,42 @@ class RouterSpec(_Strict):
     warm_start_windows: str | None = None  # labelled windows (under data/) for profiles without labels
 
 
+class ConsensusSpec(_Strict):
+    """Agreement of many models: the k-th highest calibrated score among `members`, discounted by `discount`
+    decades of tail (1 - score multiplied by 10 ** discount), so that k models at 0.999 count as 0.995."""
+
+    members: list[str] = Field(..., min_length=1)
+    k: int = Field(..., ge=1)
+    discount: float = Field(0.0, ge=0.0, le=6.0)
+
+    @model_validator(mode="after")
+    def _k_fits(self) -> ConsensusSpec:
+        if self.k > len(self.members):
+            raise ValueError(f"consensus.k = {self.k} is more than its {len(self.members)} members")
+        return self
+
+
+class CombineSpec(_Strict):
+    """A fixed combination of calibrated scores: the anomaly score is the max over `members` (models that
+    answered) and, when set, the consensus of many models. Without it the router's arm decides which models'
+    mean is the score."""
+
+    method: Literal["max"] = "max"
+    members: list[str] = Field(..., min_length=1)
+    consensus: ConsensusSpec | None = None
+
+    def all_members(self) -> list[str]:
+        return [*self.members, *(self.consensus.members if self.consensus else [])]
+
+
+class AlarmSpec(_Strict):
+    """The alarm stage: a row alarms when the anomaly score reaches `threshold` at the start of a run of such
+    rows, and more than `refractory` points after the stream's previous alarm."""
+
+    threshold: float = Field(..., gt=0.0, le=1.0)
+    refractory: int = Field(0, ge=0, le=100_000)
+
+
 class Profile(_Strict):
     name: str
     description: str
@@ -115,6 +153,8 @@ class Profile(_Strict):
     rules: str
     thresholds: Thresholds = Thresholds()
     router: RouterSpec
+    combine: CombineSpec | None = None
+    alarm: AlarmSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
@@ -124,6 +164,12 @@ class Profile(_Strict):
             raise ValueError("a tabular profile needs `fields`")
         if self.models.meta and self.label.kind == "none":
             raise ValueError("a meta-classifier needs labels")
+        if self.combine is not None:
+            unknown = [m for m in self.combine.all_members() if m not in self.models.all()]
+            if unknown:
+                raise ValueError(f"combine.members not in the lineup: {', '.join(unknown)}")
+        if self.alarm is not None and self.kind != "stream":
+            raise ValueError("the alarm stage needs a stream profile (its refractory period is per stream)")
         return self
 
     @property

@@ -131,7 +131,8 @@ def replay_tree(studio: Studio, profile: Profile, input_dir: Path, output_dir: P
 def out_row(profile: Profile, key: Any, d: dict[str, Any]) -> dict[str, Any]:
     base: dict[str, Any]
     if profile.is_stream:
-        base = {"timestamp": key, "value": d["inputs"]["value"], "anomaly_score": d["score"]}
+        base = {"timestamp": key, "value": d["inputs"]["value"], "anomaly_score": d["score"],
+                "alarm": int(bool(d["combine"].get("alarm", False)))}
     else:
         base = {"id": key, "score": d["score"]}
     base.update({"severity": d["severity"], "action": d["action"], "label": d["label"], "arm": d["router"]["arm"],

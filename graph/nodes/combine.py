@@ -1,6 +1,8 @@
 """combine: the router picks an arm per event (graph/nodes/route.py), then the chosen arm's score
 (meta-classifier probability or the trusted models' calibrated mean), a severity index and the disagreement
-among the trusted models. One node: a graph step costs about 0.7 ms whatever it does."""
+among the trusted models. A profile with a fixed `combine` (e.g. ops: the max of its members' calibrated
+scores) takes its score from that instead; the router's choice is still logged (offline evaluation, feedback)
+but cannot change the score. One node: a graph step costs about 0.7 ms whatever it does."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from graph.context import DecisionContext
 from graph.nodes.route import route
 from graph.state import DecisionState
 from graph.table import ScoreTable
+from policies.combination import max_and_consensus
 from policies.governor import severity_from_score
 
 ALL_FAMILIES = ["classifier", "detector", "forecaster"]
@@ -41,6 +44,19 @@ async def combine(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
                                                [s.quantities for s in state["slm"]])}
 
 
+def fixed_combination(spec: Any, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
+    """(score per row, columns used): the max of the members' calibrated scores and, when configured, of the
+    consensus: the k-th highest score among its members with 1 - score multiplied by 10 ** discount."""
+    cols = table.mask(spec.members)
+    answered = np.where(table.ready, table.score, np.nan)
+    if spec.consensus is None:
+        return max_and_consensus(answered[:, cols]), cols
+    ccols = table.mask(spec.consensus.members)
+    score = max_and_consensus(answered[:, cols], answered[:, ccols], k=spec.consensus.k,
+                              discount=spec.consensus.discount)
+    return score, cols | ccols
+
+
 def combine_rows(profile: Any, bundle: Any, table: ScoreTable, arms: list[str],
                  quantities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Score, severity, trusted models and disagreement of each row under the arm chosen for it."""
@@ -64,6 +80,11 @@ def combine_rows(profile: Any, bundle: Any, table: ScoreTable, arms: list[str],
                 method[i] = "meta"
         else:
             score[rows] = np.nan_to_num(table.row_mean(cols)[rows], nan=0.0)
+    if profile.combine is not None:  # fixed: the router's arm does not change the score
+        score, cols = fixed_combination(profile.combine, table)
+        spread = table.row_spread(cols, floor=profile.thresholds.watch)  # see ScoreTable.row_spread
+        trusted_cols = table.ready & cols
+        method = [f"{profile.combine.method}_of_members"] * n
     patterns = list(map(tuple, trusted_cols.tolist()))
     trusted = {p: [name for name, t in zip(table.names, p, strict=True) if t]  # a batch has a handful of sets
                for p in set(patterns)}

@@ -8,6 +8,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graph.calibrate import rank_causally
 from graph.context import DecisionContext
 from graph.state import DecisionState, ToolResult
 from tools.models import run_model
@@ -53,6 +54,8 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
                 batch.states[stream].model_state[res.name] = model_state
         if ctx.metrics is not None:
             ctx.metrics.model_latency(rt.profile.name, res.name, res.status, res.latency_ms)
+    if rt.profile.features is not None and rt.profile.features.calibration == "causal":
+        rank_causally(outputs, batch, bundle)
     return {"outputs": outputs, "slm": slm}
 
 
@@ -69,3 +72,4 @@ def _timed_inline(name: str, model: Any, version: str | None, batch: Any, timeou
         return ToolResult(name, version, model.family, "timeout", error=f"no answer within {timeout_s * 1000:.0f} ms",
                           latency_ms=res.latency_ms)
     return res
+

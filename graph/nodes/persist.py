@@ -28,6 +28,7 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
     inputs = replay_inputs(state["batch"])
     versions = dict(bundle.versions)  # one object for the batch: the writer serializes it once
     ids = new_ids("dec", len(events))
+    alarms = state.get("alarms")
     out: list[dict[str, Any]] = []
     for i, ev in enumerate(events):
         ruling = rulings[i]
@@ -37,7 +38,7 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
             "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
             "action": ruling.action, "disagreement": combined[i]["disagreement"], "inputs": ev.inputs_json(),
             "models": entries[i],
-            "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"]},
+            "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"], **({} if alarms is None else {"alarm": alarms[i]})},
             "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
             "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,
             "governor": ruling.to_json(), "model_versions": versions,

@@ -16,7 +16,8 @@ async def prepare(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     bundle = rt.bundle  # the batch keeps this bundle even if a reload swaps it meanwhile
     if rt.streams is not None:
         rt.streams.apply_pending(bundle)
-    pre = {s: {"fit_version": st.fit.version if st.fit else None, "model_states": dict(st.model_state)}
+    pre = {s: {"fit_version": st.fit.version if st.fit else None,
+               "model_states": {**st.model_state, "_ranks": st.ranks, "_alarm": st.alarm}}
            for s, st in (rt.streams.get_many(sorted({e.stream or "default" for e in state["events"]})).items()
                          if rt.streams is not None else [])}
     batch, touched = build_batch(rt, bundle, state["events"], commit=True)
