@@ -1,26 +1,51 @@
-"""Replay every NAB stream through `studio replay --profile ops` (timed) and score it with NAB's exact scorer.
+"""Replay every NAB stream through `studio replay --profile ops` (timed) and score its alarm stage with NAB's exact scorer.
 
     python -m bench.nab [--data ../shared/data/nab] [--out var/bench/nab] [--skip-replay]
-                        [--score-column anomaly_score] [--plot STREAM [--threshold T]]
+                        [--score-column anomaly_score | --detectors] [--plot STREAM [--threshold T]]
+
+What is scored is the product's alarm stage (policies/alarm.py): a row alarms when the score reaches the
+threshold at the start of a run of such rows, more than `refractory` rows after the file's previous alarm.
+The stage is a pure function of the continuous score, so the bench re-runs it offline (`alarm_files`: over
+each file's rows in order, from an empty state, positions = row index; a missing score never alarms and
+counts as below) for any (threshold, refractory), and NAB scores the flags (detections = alarms). The
+alarm flags are computed once per (file, threshold, refractory) and NAB's per-file raw, tp and fp once per
+(file, pair, NAB profile); every protocol sums those (raw, null and perfect scores add over files).
 
 Prints one JSON line. The labels are used only to score, never to choose something reported on the same
-labels, except in the fields named `oracle_*` (the best single threshold on the scored streams, NAB's own
-convention, an upper bound and labelled as such):
+labels, except in the fields named `oracle_*` (the best grid pair on the scored streams, an upper bound and
+labelled as such). Each protocol is reported for NAB's three profiles (standard, reward_low_FP_rate,
+reward_low_FN_rate):
 
-- `all_frozen`: all 31 streams at the profile's frozen threshold (`thresholds.alert` of profiles/ops.yaml);
-- `loco`: leave-one-category-out: for each of the 5 NAB categories the threshold is the best one on the other
-  four; the held-out raw scores are summed and normalized once with the corpus' null and perfect scores;
-- `untrained_frozen`: the streams not in the ops profile's `training:` list, at the frozen threshold.
+- `all_frozen`: all 31 streams at the profile's frozen alarm settings (`alarm.threshold` and
+  `alarm.refractory` of profiles/ops.yaml, reported as `frozen`);
+- `replay_alarm` (for `anomaly_score` only): the replay CSVs' own `alarm` column scored as is; it equals
+  `all_frozen` when the product's alarm stage and this offline re-run agree (`replay_alarm_mismatch_rows`
+  counts the rows where they differ);
+- `loco`: leave-one-category-out: for each of the 5 NAB categories the (threshold, refractory) pair of the
+  grid GRID_T x GRID_K with the best normalized score on the other four; the held-out raw scores are summed
+  and normalized once with the summed null and perfect scores;
+- `loco_tuned` (for `anomaly_score` only): leave-one-category-out where the combination's own tunables are
+  chosen on the other four categories too: the consensus' k (CONSENSUS_K) and discount (CONSENSUS_DISCOUNT)
+  together with the alarm pair; the anomaly score is recomputed from the replay's per-model columns with the
+  product's function (policies/combination.py; `combination_max_diff` checks it against the replay's
+  `anomaly_score` at the profile's own k and discount). The detectors' internal settings are not re-chosen;
+- `untrained_frozen`: the streams not in the ops profile's `training:` list, at the frozen settings;
+- `oracle_all` / `oracle_untrained`: the best grid pair on all / the untrained streams.
 
-`--score-column` scores any column of the replay CSVs (e.g. `score_cusum`, one per model). `--plot STREAM`
-writes STREAM.png (values, score, alarms at the frozen threshold or --threshold, labelled windows) into --out.
+Ties between grid pairs (normalized scores within 1e-9) go to the higher threshold, then the larger
+refractory: the quieter alarm stage.
+
+`--score-column` runs the alarm stage on any column of the replay CSVs (e.g. `score_cusum`, one per model)
+and scores it the same way; `--detectors` does so for `anomaly_score` and every `score_*` column and prints
+a compact table. `--plot STREAM` writes STREAM.png (values, score with the alarm threshold, the alarm
+stage's alarms at the frozen settings or at --threshold with the frozen refractory, labelled windows,
+probation) into --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
@@ -30,18 +55,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.nab_score import COSTS, NabFile, normalize, summarize, sweep, window_rows
+from bench.nab_score import COSTS, NabFile, normalize, scored_windows, summarize, sweep, window_rows
 from models.datasets import read_timestamps
+from policies.alarm import alarm_points
+from policies.combination import max_and_consensus
 from studio import PROJECT_ROOT
 
 PROFILE = "ops"
+GRID_T = (0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
+GRID_K = (0, 25, 50, 100, 200)
+GRID = [(t, k) for t in GRID_T for k in GRID_K]
+# the order ties are broken in: higher threshold first, then larger refractory
+PREFERENCE = sorted(GRID, key=lambda pair: (-pair[0], -pair[1]))
+TIE = 1e-9
+TABLE_PROTOCOLS = ("all_frozen", "loco", "untrained_frozen", "oracle_all")
+CONSENSUS_K = (5, 6, 7)
+CONSENSUS_DISCOUNT = (0.0, 0.3, 0.6)
+
+Pair = tuple[float, int]
 
 
-def load_files(data: Path, out: Path, column: str = "anomaly_score",
-               only: list[str] | None = None) -> tuple[list[NabFile], dict[str, np.ndarray]]:
-    """Replay outputs joined with NAB's windows; also each file's timestamps (epoch seconds)."""
+def _frames(data: Path, out: Path, only: list[str] | None = None) -> list[tuple[str, pd.DataFrame, list[tuple[int, int]], np.ndarray]]:
+    """Each replay output (NAB order) with its labelled windows as row ranges and its timestamps (epoch s)."""
     labels = json.loads((data / "labels" / "combined_windows.json").read_text())
-    files, stamps = [], {}
+    frames = []
     for rel, windows in sorted(labels.items()):
         if only is not None and rel not in only:
             continue
@@ -49,59 +86,220 @@ def load_files(data: Path, out: Path, column: str = "anomaly_score",
         if not result.is_file():
             raise SystemExit(f"missing replay output {result} (run without --skip-replay)")
         df = pd.read_csv(result)
-        if column not in df.columns:
-            cols = [c for c in df.columns if c == "anomaly_score" or c.startswith("score_")]
-            raise SystemExit(f"{result} has no column {column!r}; score columns: {', '.join(cols)}")
-        ts = read_timestamps(df["timestamp"], "iso")
+        ts = np.asarray(read_timestamps(df["timestamp"], "iso"), dtype=float)
         bounds = [(pd.Timestamp(a, tz="UTC").timestamp(), pd.Timestamp(b, tz="UTC").timestamp()) for a, b in windows]
+        frames.append((rel, df, window_rows(ts, bounds), ts))
+    return frames
+
+
+def score_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c == "anomaly_score" or c.startswith("score_")]
+
+
+def _nab_files(frames: list[tuple[str, pd.DataFrame, list[tuple[int, int]], np.ndarray]], column: str) -> list[NabFile]:
+    files = []
+    for rel, df, windows, _ in frames:
+        if column not in df.columns:
+            raise SystemExit(f"{rel} has no column {column!r}; score columns: {', '.join(score_columns(df))}")
         scores = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-        files.append(NabFile(rel, scores, window_rows(ts, bounds), values=df["value"].to_numpy(dtype=float)))
-        stamps[rel] = np.asarray(ts, dtype=float)
-    return files, stamps
+        files.append(NabFile(rel, scores, windows, values=df["value"].to_numpy(dtype=float)))
+    return files
 
 
-def _summary(files: list[NabFile], profile: str, threshold: float | None) -> dict[str, Any]:
-    return summarize(sweep(files, profile), threshold)
+def load_files(data: Path, out: Path, column: str = "anomaly_score",
+               only: list[str] | None = None) -> tuple[list[NabFile], dict[str, np.ndarray]]:
+    """Replay outputs (one column's continuous scores) joined with NAB's windows; also each file's timestamps."""
+    frames = _frames(data, out, only)
+    return _nab_files(frames, column), {rel: ts for rel, _, _, ts in frames}
 
 
-def leave_one_category_out(files: list[NabFile], profile: str) -> dict[str, Any]:
-    """Threshold chosen on four categories, scored on the fifth; held-out raw scores summed, normalized once."""
-    cats = sorted({f.category for f in files})
+def alarm_flags(scores: np.ndarray, threshold: float, refractory: int) -> np.ndarray:
+    """The alarm stage over one file's rows in order from an empty state (positions = row index); NaN is below."""
+    clean = np.where(np.isnan(scores), -np.inf, scores).tolist()
+    flags, _ = alarm_points(clean, range(len(clean)), {}, threshold=threshold, refractory=refractory)
+    return np.asarray(flags, dtype=bool)
+
+
+def alarm_files(files: list[NabFile], threshold: float, refractory: int) -> list[NabFile]:
+    """NabFiles whose scores are the alarm stage's flags (1.0 / 0.0): NAB-score them with `.at(0.5)`."""
+    return [NabFile(f.name, alarm_flags(f.scores, threshold, refractory).astype(float), f.windows, values=f.values)
+            for f in files]
+
+
+class AlarmTable:
+    """NAB counts of the alarm stage's output per file, per (threshold, refractory) pair and NAB profile.
+
+    The flags of a pair are computed once per file and NAB's raw, tp and fp once per (file, pair, profile);
+    any subset of files is then scored by sums (raw, tp, fp, null and perfect all add over files)."""
+
+    def __init__(self, files: list[NabFile]):
+        self.files = files
+        self.categories = np.array([f.category for f in files])
+        self.scored = np.array([scored_windows(f) for f in files], dtype=np.int64)
+        self.windows = np.array([len(f.windows) for f in files], dtype=np.int64)
+        self._flags: dict[Pair, list[np.ndarray]] = {}
+        self._counts: dict[Pair, dict[str, np.ndarray]] = {}
+        self._by_alarms: dict[tuple[int, bytes], dict[str, tuple[float, int, int]]] = {}
+
+    def mask(self, names: set[str] | None = None, category: str | None = None, exclude: str | None = None) -> np.ndarray:
+        m = np.ones(len(self.files), dtype=bool)
+        if names is not None:
+            m &= np.array([f.name in names for f in self.files], dtype=bool)
+        if category is not None:
+            m &= self.categories == category
+        if exclude is not None:
+            m &= self.categories != exclude
+        return m
+
+    def flags(self, pair: Pair) -> list[np.ndarray]:
+        if pair not in self._flags:
+            self._flags[pair] = [alarm_flags(f.scores, pair[0], pair[1]) for f in self.files]
+        return self._flags[pair]
+
+    def counts(self, pair: Pair, profile: str) -> np.ndarray:
+        """(files, 3): raw NAB score, windows detected, false-positive alarms of each file at `pair`."""
+        if pair not in self._counts:
+            per_file = [self._file_counts(i, a) for i, a in enumerate(self.flags(pair))]
+            self._counts[pair] = {p: np.array([c[p] for c in per_file], dtype=float).reshape(-1, 3) for p in COSTS}
+        return self._counts[pair][profile]
+
+    def _file_counts(self, i: int, flags: np.ndarray) -> dict[str, tuple[float, int, int]]:
+        """NAB's (raw, tp, fp) of one file's alarms per profile; pairs giving the same alarms share the sweep."""
+        key = (i, np.flatnonzero(flags).tobytes())
+        if key not in self._by_alarms:
+            f = self.files[i]
+            alarmed = NabFile(f.name, flags.astype(float), f.windows)
+            self._by_alarms[key] = {p: sweep([alarmed], p).at(0.5) for p in COSTS}
+        return self._by_alarms[key]
+
+    def null_perfect(self, profile: str, mask: np.ndarray) -> tuple[float, float]:
+        c = COSTS[profile]
+        return -c["fn"] * float(self.scored[mask].sum()), c["tp"] * float(self.windows[mask].sum())
+
+    def raw(self, pair: Pair, profile: str, mask: np.ndarray) -> float:
+        return float(self.counts(pair, profile)[mask, 0].sum())
+
+    def summary(self, pair: Pair, profile: str, mask: np.ndarray) -> dict[str, Any]:
+        c = self.counts(pair, profile)[mask]
+        raw, tp, fp = float(c[:, 0].sum()), int(round(c[:, 1].sum())), int(round(c[:, 2].sum()))
+        null, perfect = self.null_perfect(profile, mask)
+        return {"score": round(normalize(raw, null, perfect), 2), "threshold": pair[0], "refractory": pair[1],
+                "raw": round(raw, 3), "tp": tp, "fp": fp, "fn": int(self.scored[mask].sum()) - tp,
+                "windows": int(self.windows[mask].sum())}
+
+    def best(self, profile: str, mask: np.ndarray) -> Pair:
+        """The grid pair with the best normalized score on `mask`; ties: higher threshold, then larger refractory."""
+        null, perfect = self.null_perfect(profile, mask)
+        score = {pair: normalize(self.raw(pair, profile, mask), null, perfect) for pair in GRID}
+        top = max(score.values())
+        return next(pair for pair in PREFERENCE if score[pair] >= top - TIE)
+
+
+def leave_one_category_out(table: AlarmTable, profile: str) -> dict[str, Any]:
+    """Pair chosen on the other categories, scored on the held-out one; held-out raw summed, normalized once."""
     folds: dict[str, Any] = {}
     raw_total, null_total, perfect_total = 0.0, 0.0, 0.0
-    for cat in cats:
-        train = sweep([f for f in files if f.category != cat], profile)
-        k = train.best_index()
-        t = float(train.thresholds[k])
-        held = sweep([f for f in files if f.category == cat], profile)
-        raw, tp, fp = held.at(t)
-        raw_total, null_total, perfect_total = raw_total + raw, null_total + held.null, perfect_total + held.perfect
-        folds[cat] = {"threshold": None if math.isinf(t) else round(t, 6),
-                      "train_score": round(train.normalize(float(train.raw[k])), 2), "raw": round(raw, 3),
-                      "score": round(held.normalize(raw), 2) if held.windows else None,
-                      "tp": tp, "fp": fp, "fn": held.scored_windows - tp, "windows": held.windows}
+    for cat in sorted(set(table.categories.tolist())):
+        train, held = table.mask(exclude=cat), table.mask(category=cat)
+        pair = table.best(profile, train)
+        s = table.summary(pair, profile, held)
+        null, perfect = table.null_perfect(profile, held)
+        raw = table.raw(pair, profile, held)
+        raw_total, null_total, perfect_total = raw_total + raw, null_total + null, perfect_total + perfect
+        folds[cat] = {"threshold": pair[0], "refractory": pair[1],
+                      "train_score": table.summary(pair, profile, train)["score"], "raw": s["raw"],
+                      "score": s["score"] if s["windows"] else None,
+                      "tp": s["tp"], "fp": s["fp"], "fn": s["fn"], "windows": s["windows"]}
     return {"score": round(normalize(raw_total, null_total, perfect_total), 2), "raw": round(raw_total, 3),
             "folds": folds}
 
 
-def evaluate(files: list[NabFile], threshold: float, untrained: set[str]) -> dict[str, Any]:
-    held = [f for f in files if f.name in untrained]
+def evaluate(table: AlarmTable, frozen: Pair, untrained: set[str]) -> dict[str, Any]:
+    every, held = table.mask(), table.mask(names=untrained)
     return {
-        "all_frozen": {p: _summary(files, p, threshold) for p in COSTS},
-        "loco": {p: leave_one_category_out(files, p) for p in COSTS},
-        "untrained_frozen": {p: _summary(held, p, threshold) for p in COSTS},
-        "oracle_all": {p: _summary(files, p, None) for p in COSTS},
-        "oracle_untrained": {p: _summary(held, p, None) for p in COSTS},
-        "untrained_files": len(held),
+        "all_frozen": {p: table.summary(frozen, p, every) for p in COSTS},
+        "loco": {p: leave_one_category_out(table, p) for p in COSTS},
+        "untrained_frozen": {p: table.summary(frozen, p, held) for p in COSTS},
+        "oracle_all": {p: table.summary(table.best(p, every), p, every) for p in COSTS},
+        "oracle_untrained": {p: table.summary(table.best(p, held), p, held) for p in COSTS},
+        "untrained_files": int(held.sum()),
     }
 
 
-def profile_settings() -> tuple[float, set[str]]:
-    """The ops profile's frozen alert threshold and its training streams (paths relative to nab/data)."""
+def replay_alarm(frames: list[tuple[str, pd.DataFrame, list[tuple[int, int]], np.ndarray]], table: AlarmTable,
+                 frozen: Pair) -> dict[str, Any]:
+    """The replay CSVs' own `alarm` column scored as is, and the rows where it differs from the offline stage."""
+    if not all("alarm" in df.columns for _, df, _, _ in frames):
+        return {"replay_alarm": None, "replay_alarm_mismatch_rows": None}
+    files = [NabFile(rel, pd.to_numeric(df["alarm"], errors="coerce").fillna(0).to_numpy(dtype=float), windows)
+             for rel, df, windows, _ in frames]
+    mismatch = sum(int(np.count_nonzero((f.scores >= 0.5) != a)) for f, a in zip(files, table.flags(frozen), strict=True))
+    out = {}
+    for p in COSTS:
+        s = summarize(sweep(files, p), 0.5)
+        out[p] = {k: s[k] for k in ("score", "raw", "tp", "fp", "fn", "windows")}
+    return {"replay_alarm": out, "replay_alarm_mismatch_rows": mismatch}
+
+
+def combination_files(frames: list[tuple[str, pd.DataFrame, list[tuple[int, int]], np.ndarray]], combine: Any,
+                      k: int, discount: float) -> list[NabFile]:
+    """NabFiles whose scores are the fixed combination recomputed from the per-model columns at (k, discount)."""
+    def cols(df: pd.DataFrame, names: list[str]) -> np.ndarray:
+        return np.column_stack([pd.to_numeric(df[f"score_{n}"], errors="coerce").to_numpy(dtype=float) for n in names])
+
+    out = []
+    for rel, df, windows, _ in frames:
+        score = max_and_consensus(cols(df, combine.members), cols(df, combine.consensus.members), k=k,
+                                  discount=discount)
+        out.append(NabFile(rel, score, windows, values=df["value"].to_numpy(dtype=float)))
+    return out
+
+
+def loco_tuned(frames: list[tuple[str, pd.DataFrame, list[tuple[int, int]], np.ndarray]], combine: Any,
+               files: list[NabFile]) -> dict[str, Any]:
+    """Leave-one-category-out choosing (consensus k, discount, threshold, refractory) on the other categories."""
+    variants = {(k, d): AlarmTable(combination_files(frames, combine, k, d))
+                for k in CONSENSUS_K for d in CONSENSUS_DISCOUNT}
+    own = combination_files(frames, combine, combine.consensus.k, combine.consensus.discount)
+    diff = max(float(np.nanmax(np.abs(a.scores - b.scores))) for a, b in zip(own, files, strict=True))
+    out: dict[str, Any] = {"combination_max_diff": round(diff, 6)}
+    for p in COSTS:
+        raw_total, null_total, perfect_total, folds = 0.0, 0.0, 0.0, {}
+        for cat in sorted({f.category for f in files}):
+            best: tuple[float, tuple[int, float], Pair] | None = None
+            for key, table in variants.items():
+                train = table.mask(exclude=cat)
+                pair = table.best(p, train)
+                score = table.summary(pair, p, train)["score"]
+                if best is None or score > best[0] + TIE:
+                    best = (score, key, pair)
+            assert best is not None
+            _, key, pair = best
+            table = variants[key]
+            held = table.mask(category=cat)
+            s = table.summary(pair, p, held)
+            null, perfect = table.null_perfect(p, held)
+            raw_total, null_total, perfect_total = raw_total + s["raw"], null_total + null, perfect_total + perfect
+            folds[cat] = {"k": key[0], "discount": key[1], "threshold": pair[0], "refractory": pair[1],
+                          "train_score": best[0], "score": s["score"] if s["windows"] else None,
+                          "tp": s["tp"], "fp": s["fp"], "fn": s["fn"]}
+        out[p] = {"score": round(normalize(raw_total, null_total, perfect_total), 2), "folds": folds}
+    return out
+
+
+def ops_profile() -> Any:
     from studio.profiles import load_profiles
 
-    prof = load_profiles(PROJECT_ROOT / "profiles")[PROFILE]
-    return float(prof.thresholds.alert), {s.path.split("nab/data/", 1)[-1] for s in prof.training}
+    return load_profiles(PROJECT_ROOT / "profiles")[PROFILE]
+
+
+def profile_settings() -> tuple[Pair, set[str]]:
+    """The ops profile's frozen alarm settings (threshold, refractory) and its training streams (relative to nab/data)."""
+    prof = ops_profile()
+    if prof.alarm is None:
+        raise SystemExit(f"profile {PROFILE} has no `alarm:` section: nothing to score")
+    frozen = (float(prof.alarm.threshold), int(prof.alarm.refractory))
+    return frozen, {s.path.split("nab/data/", 1)[-1] for s in prof.training}
 
 
 def resolve_stream(data: Path, stream: str) -> str:
@@ -125,15 +323,34 @@ def replay(data: Path, out: Path, rel: str | None = None) -> float:
     return round(time.perf_counter() - start, 1)
 
 
+def detectors_table(frames: list[tuple[str, pd.DataFrame, list[tuple[int, int]], np.ndarray]], frozen: Pair,
+                    untrained: set[str]) -> tuple[list[str], dict[str, Any]]:
+    """Normalized scores of every score column's alarm stage, per table protocol and NAB profile."""
+    present = [c for c in score_columns(frames[0][1]) if all(c in df.columns for _, df, _, _ in frames)]
+    table: dict[str, Any] = {}
+    for column in present:
+        r = evaluate(AlarmTable(_nab_files(frames, column)), frozen, untrained)
+        row: dict[str, Any] = {proto: {p: r[proto][p]["score"] for p in COSTS} for proto in TABLE_PROTOCOLS}
+        row["tp"], row["fp"] = r["all_frozen"]["standard"]["tp"], r["all_frozen"]["standard"]["fp"]
+        table[column] = row
+    return present, table
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--data", default=str(PROJECT_ROOT.parent / "shared" / "data" / "nab"))
     p.add_argument("--out", default=str(PROJECT_ROOT / "var" / "bench" / "nab"))
     p.add_argument("--skip-replay", action="store_true", help="score existing outputs only")
-    p.add_argument("--score-column", default="anomaly_score", help="replay CSV column to score (e.g. score_cusum)")
+    p.add_argument("--score-column", default="anomaly_score",
+                   help="replay CSV column whose alarm stage is scored (e.g. score_cusum)")
+    p.add_argument("--detectors", action="store_true",
+                   help="score anomaly_score and every score_* column; print a compact table")
     p.add_argument("--plot", metavar="STREAM", help="write STREAM.png into --out instead of scoring the corpus")
-    p.add_argument("--threshold", type=float, help="alarm threshold for --plot (default: the profile's alert)")
+    p.add_argument("--threshold", type=float,
+                   help="alarm threshold for --plot (default: the profile's alarm.threshold; refractory stays frozen)")
     args = p.parse_args(argv)
+    if args.plot and args.detectors:
+        p.error("--plot and --detectors do not combine")
     data, out = Path(args.data), Path(args.out)
     frozen, training = profile_settings()
     if args.plot:
@@ -143,18 +360,34 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_replay and not (out / rel).is_file():
             replay(data, out, rel)
         files, stamps = load_files(data, out, args.score_column, only=[rel])
-        threshold = frozen if args.threshold is None else args.threshold
-        print(json.dumps(plot_stream(files[0], stamps[rel], threshold, out, args.score_column)))
+        threshold = frozen[0] if args.threshold is None else args.threshold
+        flags = alarm_flags(files[0].scores, threshold, frozen[1])
+        print(json.dumps(plot_stream(files[0], stamps[rel], flags, threshold, frozen[1], out, args.score_column)))
         return
     seconds = None if args.skip_replay else replay(data, out)
-    files, _ = load_files(data, out, args.score_column)
+    frames = _frames(data, out)
+    names = {rel for rel, _, _, _ in frames}
+    untrained = names - training
+    head = {"replay_seconds": seconds, "files": len(frames), "rows": int(sum(len(df) for _, df, _, _ in frames))}
+    common = {"frozen": {"threshold": frozen[0], "refractory": frozen[1]}, "untrained": sorted(untrained),
+              "grid": {"threshold": list(GRID_T), "refractory": list(GRID_K)}}
+    if args.detectors:
+        columns, rows = detectors_table(frames, frozen, untrained)
+        print(json.dumps({**head, "score_columns": columns, **common, "untrained_files": len(untrained),
+                          "table": rows}))
+        return
+    files = _nab_files(frames, args.score_column)
+    table = AlarmTable(files)
     scores = np.concatenate([f.scores for f in files])
-    result = {
-        "replay_seconds": seconds, "files": len(files), "rows": int(scores.size), "score_column": args.score_column,
-        "frozen_threshold": frozen, "untrained": sorted({f.name for f in files} - training),
-        **evaluate(files, frozen, {f.name for f in files} - training),
-        "score_p99": round(float(np.nanquantile(scores, 0.99)), 4),
-    }
+    result: dict[str, Any] = {**head, "score_column": args.score_column, **common, **evaluate(table, frozen, untrained)}
+    if args.score_column == "anomaly_score":
+        result.update(replay_alarm(frames, table, frozen))
+        combine = ops_profile().combine
+        if combine is not None and combine.consensus is not None and all(
+                f"score_{m}" in df.columns for m in combine.all_members() for _, df, _, _ in frames):
+            result["loco_tuned"] = loco_tuned(frames, combine, files)
+    result["alarms_frozen"] = int(sum(int(a.sum()) for a in table.flags(frozen)))
+    result["score_p99"] = round(float(np.nanquantile(scores, 0.99)), 4) if np.isfinite(scores).any() else None
     print(json.dumps(result))
 
 
