@@ -24,7 +24,7 @@ from models.detectors.range_scaled import RangeScaledDetector, stream_range
 
 class ContextNoveltyModel(RangeScaledDetector):
     name: ClassVar[str] = "context_novelty"
-    defaults: ClassVar[dict[str, Any]] = {"stride": 5, "window": 6, "vigilance": 0.08, "quiet": 48, "memory": 256}
+    defaults: ClassVar[dict[str, Any]] = {"stride": 5, "window": 6, "vigilance": 0.08, "quiet": 96, "memory": 256}
 
     def initial_state(self, local: dict[str, Any]) -> dict[str, Any]:
         return {"lo": None, "hi": None, "ma": None, "block": [], "reps": [], "mem": [], "age": [], "k": 0,

@@ -276,3 +276,57 @@ def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str], pinned: None) 
     assert r["alarms"] + r["alarms_in_probation"] == every.size
     with pytest.raises(SystemExit, match="not a NAB stream"):
         nab.main(["--skip-replay", "--data", str(data), "--out", str(out), "--plot", "nope"])
+
+
+def test_vectorized_alarm_flags_equal_the_product_stage() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        scores = rng.random(400)
+        scores[rng.random(400) < 0.05] = np.nan
+        t, k = float(rng.choice([0.5, 0.8, 0.95])), int(rng.choice([0, 3, 17, 60]))
+        product, _ = alarm_points(np.where(np.isnan(scores), -np.inf, scores).tolist(), range(400), {},
+                                  threshold=t, refractory=k)
+        np.testing.assert_array_equal(nab.alarm_flags(scores, t, k), np.asarray(product))
+
+
+def cn_frames(labels_of: dict[str, list[tuple[int, int]]]) -> list:  # type: ignore[type-arg]
+    """Synthetic frames: a daily-like wave whose shape changes inside each window, every combine member's column."""
+    prof = nab.ops_profile()
+    frames = []
+    for i, (rel, windows) in enumerate(sorted(labels_of.items())):
+        n = 1500
+        x = np.sin(np.arange(n) * 2 * np.pi / 60) + 0.01 * np.random.default_rng(i).normal(size=n)
+        for a, b in windows:
+            x[a:b] = 0.3 * x[a:b] + 0.4
+        df = pd.DataFrame({"value": x})
+        for m in prof.combine.all_members():
+            df[f"score_{m}"] = 0.5
+        frames.append((rel, df, windows, np.arange(n, dtype=float) * 300))
+    return frames
+
+
+def test_loco_detectors_chooses_the_setting_on_the_other_categories(monkeypatch: pytest.MonkeyPatch) -> None:
+    grid = [{"window": 6, "vigilance": 0.08, "quiet": 96}, {"window": 4, "vigilance": 0.3, "quiet": 96}]
+    monkeypatch.setattr(nab, "CN_GRID", grid)
+    prof = nab.ops_profile()
+    labels = {"realKnownCause/nyc_taxi.csv": [(900, 1000)], "realKnownCause/b.csv": [(700, 800)],
+              "realTraffic/speed_7578.csv": [(1000, 1100)], "realTraffic/d.csv": [(800, 900)]}
+    frames = cn_frames(labels)
+    _, training = nab.profile_settings()
+    own = nab.detector_ranks(frames, "context_novelty", grid[0], training, prof.features.warmup_points)
+    for rel, df, _, _ in frames:
+        df["score_context_novelty"] = own[rel]
+    files = [NabFile(rel, np.zeros(len(df)), w, values=df["value"].to_numpy()) for rel, df, w, _ in frames]
+    r = nab.loco_detectors(frames, prof.combine, files, training, prof.features.warmup_points)
+    assert r["detector_max_diff"] == 0.0  # the recomputed column at the profile's own settings is the replay's
+    for cat, fold in r["standard"]["folds"].items():
+        # the fold's setting is the best one on the other category alone, whatever the held-out labels say
+        other = [f for f in frames if not f[0].startswith(cat)]
+        scores = []
+        for params in grid:
+            col = nab.detector_ranks(frames, "context_novelty", params, training, prof.features.warmup_points)
+            t = nab.AlarmTable([NabFile(rel, np.maximum(col[rel], 0.5), w) for rel, _, w, _ in other])  # novel_level: 0.5
+            m = t.mask()
+            scores.append(t.summary(t.best("standard", m), "standard", m)["score"])
+        assert fold["train_score"] == max(scores)
+        assert fold["context_novelty"] == grid[int(np.argmax(scores))]
