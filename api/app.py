@@ -31,11 +31,11 @@ from api.routes import (
     webhooks,
 )
 from api.schemas import BatchIn, EventIn
+from core.settings import Settings, get_settings
 from studio import __version__
 from studio.bootstrap import Studio, build_studio, start, stop
 from studio.keys import ensure_admin_key
 from studio.metrics import Metrics
-from studio.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, studio: Studio | None = None) -> FastAPI:

@@ -11,10 +11,10 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from api.ratelimit import RateLimiter
+from core.errors import Forbidden, RateLimited, Unauthenticated
 from store.audit import AuditRecord, append
 from store.engine import write_tx
 from studio.bootstrap import Studio
-from studio.errors import Forbidden, RateLimited, Unauthenticated
 from studio.keys import ROLE_SCOPES, KeyStore, Principal
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.auth import require
+from core.errors import ValidationFailed
 from studio.bootstrap import Studio
-from studio.errors import ValidationFailed
 from studio.keys import Principal
 
 

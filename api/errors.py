@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import FastJSONResponse
-from studio.errors import ErrorCode, RateLimited, StudioError
+from core.errors import ErrorCode, RateLimited, StudioError
 
 log = logging.getLogger(__name__)
 

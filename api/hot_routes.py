@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from api.middleware import BodyTooLarge
-from studio.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -126,9 +126,9 @@ async def batches(port: int, src: EventSource, n_batches: int) -> float:
 async def inproc(var: Path, models: Path, n: int, n_batches: int) -> tuple[list[float], float]:
     """The same single decisions through the graph in this process, without HTTP or database; then 1,000-event
     batches the same way (rows per second)."""
-    from graph.events import Event
+    from core.events import Event
+    from core.settings import Settings
     from studio.bootstrap import build_studio, start, stop
-    from studio.settings import Settings
 
     st = build_studio(Settings(var_dir=var, models_dir=models, train_on_start=False, maintenance_interval_s=0),
                       train=False)
@@ -231,15 +231,15 @@ def wait_fitted(port: int, src: EventSource, timeout_s: float = 180.0) -> None:
 
 
 def _lineup_size() -> int:
-    from studio.profiles import load_profiles
+    from core.profiles import load_profiles
 
     peg = load_profiles(PROJECT_ROOT / "profiles")["peg"]
     return len(peg.models.all())  # the base models the graph fans out to (the meta-classifier is not counted)
 
 
 def ensure_trained(var: Path) -> None:
+    from core.settings import Settings
     from studio.bootstrap import open_base, train_missing
-    from studio.settings import Settings
 
     st = open_base(Settings(var_dir=var, train_on_start=False))
     train_missing(st, progress=True)

@@ -55,10 +55,10 @@ def smape(actual: np.ndarray, predicted: np.ndarray) -> float:
 def _init(profile_name: str) -> None:
     from threadpoolctl import threadpool_limits
 
+    from core.settings import get_settings
     from models.bundle import load_bundle
     from models.forecasting import ForecastService
     from studio.bootstrap import open_base
-    from studio.settings import get_settings
 
     threadpool_limits(1)
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
@@ -180,8 +180,8 @@ def _mean_weights(results: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def _ensure_trained() -> None:
+    from core.settings import get_settings
     from studio.bootstrap import open_base, train_missing
-    from studio.settings import get_settings
 
     studio = open_base(get_settings())
     train_missing(studio, progress=True)

@@ -372,7 +372,7 @@ def loco_detectors(frames: list[tuple[str, pd.DataFrame, list[tuple[int, int]], 
 
 
 def ops_profile() -> Any:
-    from studio.profiles import load_profiles
+    from core.profiles import load_profiles
 
     return load_profiles(PROJECT_ROOT / "profiles")[PROFILE]
 

@@ -151,8 +151,8 @@ def peg_inputs(work: Path) -> list[tuple[str, Path, str, str]]:
 
 
 def run_peg(out: Path) -> dict[str, Any]:
+    from core.profiles import load_profiles
     from policies.rules import load_rule_pack
-    from studio.profiles import load_profiles
     from studio.replay import probation_rows
 
     prof = load_profiles(PROJECT_ROOT / "profiles")["peg"]
@@ -211,10 +211,10 @@ def plain_xgboost(train: pd.DataFrame, holdout: pd.DataFrame, features: list[str
 
 
 def run_credit(out: Path) -> dict[str, Any]:
+    from core.settings import Settings
     from models.training import train_profile
     from studio.bootstrap import open_base
     from studio.replay import replay
-    from studio.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp)

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.profiles import load_profiles
 from models.catalog import create
 from models.datasets import fitted_normalization, read_timestamps
 from models.forecasters.base import LocalForecaster
 from models.seasonality import primary_season
 from studio import PROJECT_ROOT
-from studio.profiles import load_profiles
 
 
 def main() -> None:

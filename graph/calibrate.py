@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from graph.state import ToolResult
 from models.online_rank import OnlineRank
 from models.sequential import rows_by_stream
+from tools.results import ToolResult
 
 
 def rank_causally(outputs: dict[str, ToolResult], batch: Any, bundle: Any) -> None:

@@ -16,10 +16,10 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemM
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
 
+from core.llm_calls import LlmUnavailable
 from graph import chat_intents
 from policies.chat_checks import check_answer, cited
 from policies.llm_checks import Check
-from studio.llm import LlmUnavailable
 from tools.base import StudioTool
 
 MAX_RESULT_CHARS = 12_000

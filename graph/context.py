@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from core.profiles import Profile
 from graph.streams import StreamManager
 from models.bundle import ModelBundle
 from models.router import RouterState
 from policies.rules import RulePack
-from studio.profiles import Profile
 
 
 @dataclass

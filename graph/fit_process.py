@@ -40,9 +40,9 @@ def _init_child(database_url: str, models_path: str, profiles_dir: str, parent_p
     import torch
     from threadpoolctl import threadpool_limits
 
+    from core.profiles import load_profiles
     from models.registry import ModelRegistry
     from store.engine import make_engine
-    from studio.profiles import load_profiles
 
     torch.set_num_threads(1)
     threadpool_limits(limits=1, user_api="blas")  # small fits; an idle OpenBLAS helper thread spins on a core

@@ -12,12 +12,12 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from core.errors import StudioError, ValidationFailed
+from core.events import DEFAULT_STREAM, Event, validate_event
+from core.profiles import get_profile
 from graph.batcher import MicroBatcher
 from graph.context import DecisionContext, ProfileRuntime
-from graph.events import DEFAULT_STREAM, Event, validate_event
 from store.ids import new_id
-from studio.errors import StudioError, ValidationFailed
-from studio.profiles import get_profile
 
 T = TypeVar("T")
 

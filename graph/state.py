@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
-from graph.events import Event
-from models.base import ModelScores
+from core.events import Event
+from tools.results import SlmResult, ToolResult
 
 
 def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
     return {**(left or {}), **(right or {})}
-
-
-@dataclass
-class ToolResult:
-    """One model tool's answer for the whole batch."""
-
-    name: str
-    version: str | None
-    family: str
-    status: str  # ok | failed | timeout
-    scores: ModelScores | None = None
-    error: str | None = None
-    latency_ms: float = 0.0
-
-
-@dataclass
-class SlmResult:
-    """The SLMs' answer for one event."""
-
-    quantities: dict[str, Any]
-    signals: list[dict[str, Any]]
-    fired: list[dict[str, Any]]
-    rule_errors: list[dict[str, Any]]
-    watchlist: list[dict[str, Any]] = field(default_factory=list)
 
 
 class DecisionState(TypedDict, total=False):

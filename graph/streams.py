@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from core.profiles import Profile
 from models.bundle import ModelBundle
 from models.stream_fit import advance_states, fit_stream
 from models.stream_state import StreamFit, StreamState
 from store.streams import StreamRepository
-from studio.profiles import Profile
 
 log = logging.getLogger(__name__)
 DRIFT_Z = 3.0

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from graph.state import ToolResult
+from tools.results import ToolResult
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import ModelUnavailable
+from core.profiles import Profile
 from models.registry import ModelRegistry
-from studio.errors import ModelUnavailable
-from studio.profiles import Profile
 
 
 @dataclass

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.profiles import Profile, SourceSpec
 from models.base import SeriesData, TrainingSet
 from models.features import Normalization, stream_rows
 from models.stream_state import scale_floor
-from studio.profiles import Profile, SourceSpec
 
 
 @dataclass

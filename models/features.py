@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from studio.profiles import Profile, StreamFeatureSpec
+from core.profiles import Profile, StreamFeatureSpec
 
 STREAM_FEATURES = (
     "level", "abs_level", "diff1", "diff_k", "roll_mean", "roll_std", "vol", "local_z", "max_abs", "range",

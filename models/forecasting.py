@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import Conflict, ValidationFailed
+from core.profiles import Profile
 from models.bundle import ModelBundle
 from models.datasets import fitted_normalization
 from models.forecasters.base import LocalForecaster
 from models.forecasters.lstm import LstmForecasterModel
 from models.forecasters.seasonal_naive import SeasonalNaiveModel
 from models.seasonality import detect_periods, median_step, primary_season
-from studio.errors import Conflict, ValidationFailed
-from studio.profiles import Profile
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.errors import ArtifactIntegrityError, NotFound
+from core.testhooks import pause_point
+from core.version import code_version
 from models.catalog import model_class
 from models.serialization import load_json, save_json, sha256_file
 from store import model_repo
 from store.audit import AuditRecord, append
 from store.engine import write_tx
 from store.ids import now_iso
-from studio.errors import ArtifactIntegrityError, NotFound
-from studio.testhooks import pause_point
-from studio.version import code_version
 
 log = logging.getLogger(__name__)
 QUARANTINE = ".quarantine"

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.profiles import Profile
 from models.base import TrainingSet
 from models.router import RouterState, context_matrix, off_policy_evaluation
 from models.sequential import SequentialModel, train_raw_rows
-from studio.profiles import Profile
 
 FAMILIES = ("classifier", "detector", "forecaster")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.errors import ArtifactIntegrityError
+from core.errors import ArtifactIntegrityError
 
 # Types a skops file may contain beyond skops' own default-trusted set. Anything else is refused.
 SKOPS_TRUSTED = frozenset({

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from core.profiles import Profile
 from models.base import ScoringBatch
 from models.bundle import ModelBundle
 from models.calibration import EcdfCalibrator
@@ -14,7 +15,6 @@ from models.features import Normalization, stream_rows
 from models.seasonality import primary_season
 from models.sequential import SequentialModel
 from models.stream_state import StreamFit, StreamState, infer_step_and_season
-from studio.profiles import Profile
 
 MIN_CALIBRATION_POINTS = 30
 

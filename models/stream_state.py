@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from core.profiles import StreamFeatureSpec
 from models.calibration import Calibrator, calibrator_from_json
 from models.features import Normalization
-from studio.profiles import StreamFeatureSpec
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from core.profiles import Profile
+from core.testhooks import pause_point
 from models.base import ScoringBatch, TrainingSet, classification_metrics
 from models.catalog import create
 from models.datasets import ProfileData, build_profile_data
@@ -17,8 +19,6 @@ from models.registry import ModelRegistry
 from models.sequential import SequentialModel, train_raw_rows
 from policies.rules import RulePack
 from policies.slm.math import meta_math_names, tabular_math
-from studio.profiles import Profile
-from studio.testhooks import pause_point
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.profiles import Thresholds
 from policies.rules import ACTION_RANK
-from studio.profiles import Thresholds
 
 LABELS = {"none": "normal", "watch": "suspicious", "alert": "incident", "critical": "incident", "review": "needs_review"}
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from store.bulk import fetch_one, insert_rows
 from store.ids import now_iso
@@ -67,15 +67,6 @@ def append(conn: Connection, records: Iterable[AuditRecord]) -> list[int]:
         prev = h
     insert_rows(conn, AUDIT, rows)
     return seqs
-
-
-def verify(engine: Engine, chunk: int = 5000) -> dict[str, Any]:
-    """Recompute every hash and link (the first broken one, or a gap, is reported) and every decision row's content
-    hash against its event; the signed checkpoints need their key: studio/audit_integrity.py verifies with it."""
-    # a local import: store.audit_verify reads decision rows, and store.decisions imports this module
-    from store.audit_verify import verify as verify_all
-
-    return verify_all(engine, chunk=chunk)
 
 
 def check_row(row: Any, expected_seq: int, prev: str) -> dict[str, Any] | None:

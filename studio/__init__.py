@@ -1,6 +1,5 @@
-"""Gateway ML Studio: settings, composition root, CLI and shared plumbing."""
+"""Gateway ML Studio: the composition root, the services and the CLI."""
 
-from pathlib import Path
+from core import PROJECT_ROOT, __version__
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-__version__ = "0.1.0"
+__all__ = ["PROJECT_ROOT", "__version__"]

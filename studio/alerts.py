@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from core.errors import Conflict, NotFound, ValidationFailed
 from store import alert_ops, alerts
 from store.alert_ops import AlertMissing, AlertRefused
 from store.ids import iso
-from studio.errors import Conflict, NotFound, ValidationFailed
 
 T = TypeVar("T")
 PUBLIC = ("id", "state", "resolution", "profile", "stream", "entity", "rule", "dedup_key", "action", "severity",

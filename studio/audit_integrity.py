@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.errors import ValidationFailed
+from core.settings import Settings
 from store.audit import GENESIS
 from store.audit_checkpoints import HeadFile, Signer, database_ident, record
 from store.audit_verify import verify as verify_all
 from studio import PROJECT_ROOT
-from studio.errors import ValidationFailed
-from studio.settings import Settings
 
 log = logging.getLogger(__name__)
 MIN_KEY_CHARS = 32

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from core.profiles import Profile, load_profiles
+from core.settings import Settings
 from graph.context import DecisionContext, ProfileRuntime, RouterRuntime
 from graph.decision import build_decision_graph
 from graph.runner import DecisionRunner
@@ -27,8 +29,6 @@ from store.engine import init_db, make_engine
 from store.lookups import Lookups
 from store.streams import StreamRepository
 from studio.metrics import Metrics
-from studio.profiles import Profile, load_profiles
-from studio.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

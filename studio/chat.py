@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from sqlalchemy import select
 
+from core.errors import NotFound, ValidationFailed
 from graph.chat import INTERNAL, ChatContext, build_chat_graph
 from policies.chat_checks import cited
 from prompts import load_prompt, parse_pins
@@ -21,7 +22,6 @@ from store.chat_queries import known_streams, stream_days
 from store.engine import write_tx
 from store.ids import new_id
 from store.tables import AlertRow, AuditEventRow, DecisionRow, FeedbackRow, WatchlistEntryRow
-from studio.errors import NotFound, ValidationFailed
 from tools.chat_tools import chat_tools
 
 REFUSED = ("refused", "unknown_tool")  # a statement the guard refused; a tool that does not exist

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StudioError
+from core.errors import StudioError
+from core.settings import get_settings
 from studio.logging import configure_logging
-from studio.settings import get_settings
 
 
 def _base() -> Any:
@@ -37,8 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from core.profiles import get_profile
     from models.training import train_profile
-    from studio.profiles import get_profile
 
     studio = _base()
     names = list(studio.profiles) if args.profile == "all" else [args.profile]
@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from studio.profiles import get_profile
+    from core.profiles import get_profile
     from studio.replay import replay
 
     studio = _base()
@@ -78,10 +78,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
+    from core.profiles import get_profile
     from models.bundle import load_bundle
     from models.datasets import read_timestamps
     from models.forecasting import ForecastService
-    from studio.profiles import get_profile
 
     studio = _base()
     profile = get_profile(studio.profiles, args.profile)

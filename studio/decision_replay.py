@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import Conflict, NotFound
 from graph.calibrate import rank_causally
 from graph.nodes.alarm import alarm_flags
 from graph.nodes.combine import combine_rows
@@ -22,7 +23,6 @@ from policies.slm.policy import evaluate_rules
 from store.decisions import decisions_of_batch, get_decision
 from store.replay_inputs import batch_states, fit_version
 from studio.bootstrap import Studio
-from studio.errors import Conflict, NotFound
 from tools.models import run_model
 
 _BUNDLES: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], ModelBundle] = OrderedDict()

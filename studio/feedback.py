@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+from sqlalchemy import Engine
 
+from core.errors import NotFound, ValidationFailed
+from graph.context import ProfileRuntime
 from models.router import reward
 from store import router_repo
 from store.decisions import get_decision
 from store.engine import write_tx
-from studio.bootstrap import Studio
-from studio.errors import NotFound, ValidationFailed
+
+
+class Studio(Protocol):
+    """What feedback uses of the composition root: the database and each served profile's runtime."""
+
+    engine: Engine
+    runtimes: dict[str, ProfileRuntime]
 
 
 def _apply(studio: Studio, decision_id: str, outcome: float, source: str, actor: str, note: str) -> dict[str, Any]:

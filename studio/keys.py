@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.errors import NotFound, ValidationFailed
 from store import keys as key_store
-from studio.errors import NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 

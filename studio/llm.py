@@ -4,45 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from core.llm_calls import LlmCall, LlmCircuitOpen, LlmUnavailable
+from core.settings import Settings
 from policies.llm_schemas import response_schema
 from studio.circuit import CircuitRejected, LlmCircuit
-from studio.settings import Settings
 
+__all__ = ["LlmCall", "LlmCircuitOpen", "LlmUnavailable", "LlmProvider", "make_provider"]
 log = logging.getLogger(__name__)
 PLACEHOLDER_KEY = "not-set"  # sent when no key is configured, so OPENAI_API_KEY from the environment never leaks
-
-
-@dataclass
-class LlmCall:
-    """One call's accounting: stored with the explanation and exported as metrics."""
-
-    purpose: str
-    outcome: str  # ok | timeout | http_<status> | connection | error | circuit_open (not called)
-    seconds: float
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-
-
-class LlmUnavailable(Exception):
-    """The endpoint did not answer usefully (timeout, HTTP error, connection); the job is retried later."""
-
-    def __init__(self, reason: str, call: LlmCall) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.call = call
-
-
-class LlmCircuitOpen(LlmUnavailable):
-    """The circuit breaker is open (the endpoint failed repeatedly): no call was made; fall back at once."""
 
 
 def _classify(exc: BaseException) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from core.errors import Conflict, NotFound
+from core.profiles import get_profile
 from models.bundle import ModelBundle, load_bundle
 from store.audit import AuditRecord, append
 from store.engine import write_tx
 from studio.bootstrap import Studio, load_router
-from studio.errors import Conflict, NotFound
-from studio.profiles import get_profile
 
 
 def listing(studio: Studio, profile: str | None = None) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.profiles import Profile
+from core.settings import Settings
 from graph.explanation import ExplanationContext, build_explanation_graph
 from graph.narrator import narrate as template_text
 from prompts import load_prompt, parse_pins
@@ -20,8 +22,6 @@ from store.explanations import JOBS, NOTICES, ExplanationPolicy
 from store.ids import now_iso
 from store.jobs import Lease, LeaseQueue
 from studio.llm import LlmCircuitOpen, LlmUnavailable, make_provider
-from studio.profiles import Profile
-from studio.settings import Settings
 
 log = logging.getLogger(__name__)
 PROMPTS = ("judge", "explain")

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.errors import ValidationFailed
+from core.events import Event, validate_event
+from core.profiles import Profile
 from graph.context import DecisionContext, ProfileRuntime, RouterRuntime
-from graph.events import Event, validate_event
 from graph.streams import StreamManager
 from models.bundle import load_bundle
 from models.datasets import read_timestamps
 from studio.bootstrap import Studio, load_router
-from studio.errors import ValidationFailed
-from studio.profiles import Profile
 
 BATCH = 256
 

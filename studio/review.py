@@ -13,6 +13,8 @@ from typing import Any
 
 from langgraph.types import Command
 
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.settings import Settings
 from graph.review import ReviewContext, approval_reasons, build_review_graph
 from store import alert_ops, alerts
 from store.decisions import get_decision
@@ -20,8 +22,6 @@ from store.engine import normalize_url
 from store.ids import now_iso
 from store.router_repo import feedback_for
 from studio import feedback
-from studio.errors import Conflict, NotFound, ValidationFailed
-from studio.settings import Settings
 
 log = logging.getLogger(__name__)
 OUTCOMES = {"confirmed": 1.0, "dismissed": 0.0}  # duplicate: no label (the original alert carries it)

@@ -113,9 +113,9 @@ class WorkerPool:
 
 def run_standalone(settings: Any, *, workers: int, metrics_port: int | None = None) -> int:
     """`studio worker`: explanation and webhook workers without the API (until SIGTERM or SIGINT)."""
+    from core.profiles import load_profiles
     from store.engine import init_db, make_engine
     from studio.metrics import Metrics
-    from studio.profiles import load_profiles
 
     engine = make_engine(settings.database_url)
     init_db(engine)

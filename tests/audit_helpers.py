@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from core.settings import Settings
 from store import audit
 from store.audit import AuditRecord
 from store.engine import init_db, make_engine, write_tx
-from studio.settings import Settings
 from tests.helpers import pg_schema_url, sqlite_url
 
 PG_SKIP = "PostgreSQL tests need STUDIO_TEST_DATABASE_URL (set by .ci/run)"

@@ -33,8 +33,8 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def trained_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train the three default profiles once (as `make run` would) into a session directory."""
+    from core.settings import Settings
     from studio.bootstrap import open_base, train_missing
-    from studio.settings import Settings
 
     var = tmp_path_factory.mktemp("trained-var")
     reuse = os.environ.get("STUDIO_TEST_TRAINED_VAR")  # a local speed-up: copy an already trained var dir
@@ -58,7 +58,7 @@ def var_dir(trained_var: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(var_dir: Path, trained_var: Path):  # type: ignore[no-untyped-def]
-    from studio.settings import Settings
+    from core.settings import Settings
 
     return Settings(var_dir=var_dir, models_dir=trained_var / "models", train_on_start=False, env="test")
 

@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from graph.batching import build_batch
-from graph.events import Event, validate_event
-from graph.state import ToolResult
+from core.events import Event, validate_event
 from models.base import ModelScores, ScoringBatch
+from models.batch_builder import build_batch
 from models.bundle import ModelBundle
 from policies.slm.math import check_probability
 from tools.base import StudioTool
+from tools.results import ToolResult
 
 
 class EventArgs(BaseModel):

@@ -7,14 +7,14 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from graph.batching import build_batch
-from graph.events import Event
-from graph.state import SlmResult
+from core.events import Event
 from models.base import ScoringBatch
+from models.batch_builder import build_batch
 from policies.slm.math import math_signals, stream_math, tabular_math
 from policies.slm.policy import evaluate_rules
 from tools.base import StudioTool
 from tools.models import ScoreEventsArgs, to_events
+from tools.results import SlmResult
 
 
 def _watch_items(event: Event, context_fields: list[str]) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import DecideKey, RequestIdDep, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
-from studio.errors import ErrorCode, StudioError
+from core.errors import ErrorCode, StudioError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/chat", tags=["chat"])

@@ -14,10 +14,10 @@ from api.hot_routes import body_openapi, json_body, query, query_openapi
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
-from graph.events import Event
+from core.errors import NotFound
+from core.events import Event
 from store.decisions import DecisionDoc, get_decision
 from studio import trail
-from studio.errors import NotFound
 from studio.overseer import explain_wait
 
 router = APIRouter(prefix="/v1", tags=["decisions"])

@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 from api.deps import ReadKey, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
+from core.errors import NotFound
 from studio.bootstrap import Studio
-from studio.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["explanations"])
 FIELDS = ("provider", "model", "text", "notice", "verdict", "cited_models", "checks", "governor_overrode_llm",

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import FeedbackKey, ReadKey, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
+from core.profiles import get_profile
 from models.router import off_policy_evaluation
 from store.router_repo import feedback_logs
 from studio import feedback
-from studio.profiles import get_profile
 
 router = APIRouter(prefix="/v1", tags=["feedback and router"])
 OUTCOMES = {"incident": 1.0, "normal": 0.0, "false_positive": 0.0, "confirmed": 1.0}

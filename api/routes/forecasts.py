@@ -13,10 +13,10 @@ from api.deps import DecideKey, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import EventTime, Name
+from core.errors import ValidationFailed
+from core.events import check_physical_limits
+from core.profiles import get_profile
 from models.forecasting import history_from_points, history_from_stream
-from policies.slm.math import check_physical_limits
-from studio.errors import ValidationFailed
-from studio.profiles import get_profile
 
 router = APIRouter(prefix="/v1", tags=["forecasts"])
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from api.deps import ReadKey, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
-from studio.errors import NotFound, ValidationFailed
-from studio.profiles import get_profile
+from core.errors import NotFound, ValidationFailed
+from core.profiles import get_profile
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 

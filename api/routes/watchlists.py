@@ -13,10 +13,10 @@ from api.deps import AdminKey, ReadKey, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import IsoDatetime
+from core.errors import NotFound, ValidationFailed
+from core.profiles import get_profile
 from store import watchlists
 from store.ids import iso
-from studio.errors import NotFound, ValidationFailed
-from studio.profiles import get_profile
 
 router = APIRouter(prefix="/v1/watchlists", tags=["watchlists"])
 Kind = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]

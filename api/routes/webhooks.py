@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.deps import DecideKey, StudioDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
+from core.errors import NotFound, ValidationFailed
 from store import webhooks
-from studio.errors import NotFound, ValidationFailed
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Event = Literal["explanation.ready", "explanation.failed"]

@@ -10,8 +10,9 @@ from langgraph.runtime import Runtime
 
 from graph.calibrate import rank_causally
 from graph.context import DecisionContext
-from graph.state import DecisionState, ToolResult
+from graph.state import DecisionState
 from tools.models import run_model
+from tools.results import ToolResult
 from tools.slm import run_slms
 
 

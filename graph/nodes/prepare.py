@@ -6,9 +6,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.batching import build_batch
 from graph.context import DecisionContext
 from graph.state import DecisionState
+from models.batch_builder import build_batch
 
 
 async def prepare(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:

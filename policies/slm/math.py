@@ -8,38 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from core.profiles import Profile
 from policies.rules import RulePack
-from studio.errors import ValidationFailed
-from studio.profiles import Profile
-
-
-def check_physical_limits(profile: Profile, values: Sequence[float | None], rows: Sequence[dict[str, Any]]) -> None:
-    """Reject impossible inputs before anything is scored or written (a price below 0, a field off its range)."""
-    problems = []
-    spec = profile.value
-    for i, value in enumerate(values):
-        if spec is not None and value is not None:
-            if spec.min is not None and value < spec.min:
-                problems.append(_limit(i, "value", value, f">= {spec.min}"))
-            if spec.max is not None and value > spec.max:
-                problems.append(_limit(i, "value", value, f"<= {spec.max}"))
-    for i, row in enumerate(rows):
-        for f in profile.fields:
-            v = row.get(f.name)
-            if v is None:
-                continue
-            if f.min is not None and v < f.min:
-                problems.append(_limit(i, f"features.{f.name}", v, f">= {f.min}"))
-            if f.max is not None and v > f.max:
-                problems.append(_limit(i, f"features.{f.name}", v, f"<= {f.max}"))
-            if f.integer and float(v) != int(v):
-                problems.append(_limit(i, f"features.{f.name}", v, "an integer"))
-    if problems:
-        raise ValidationFailed("input outside physical limits", details=problems)
-
-
-def _limit(index: int, field: str, value: float, limit: str) -> dict[str, Any]:
-    return {"loc": f"events[{index}].{field}", "msg": f"outside physical limits: must be {limit}", "value": value}
 
 
 def check_probability(name: str, p: np.ndarray) -> str | None:

@@ -176,8 +176,8 @@ def test_a_reviewer_on_an_admin_route_is_refused_and_audited(server: Server, key
 
 def test_keys_are_hashed_revocable_and_the_first_one_is_private(server: Server, capsys: pytest.CaptureFixture[str],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import get_settings
     from studio import cli
-    from studio.settings import get_settings
 
     assert stat.S_IMODE(server.key_file.stat().st_mode) == 0o600
     assert server.log.read_text().count(server.admin_key or "?") == 1  # printed once, at first start

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 
 from api.deps import get_studio
 from api.routes import health
+from core.settings import Settings
 from store.engine import make_engine
 from studio.readiness import Readiness
-from studio.settings import Settings
 
 DOWN_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=1"
 

@@ -14,10 +14,10 @@ import httpx
 import numpy as np
 import pytest
 
+from core.profiles import load_profiles
 from store.decisions import count_decisions
 from store.engine import make_engine, write_tx
 from store.streams import StreamRepository
-from studio.profiles import load_profiles
 from tests.helpers import Server, sqlite_url
 
 BIG = 99999999999999999999  # beyond 64 bits

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
+from core.settings import Settings
 from studio import PROJECT_ROOT
-from studio.settings import Settings
 
 
 def _compose() -> dict:  # type: ignore[type-arg]

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.events import Event
 from graph.batcher import MicroBatcher
-from graph.events import Event
 from store.decisions import count_decisions
 from store.engine import write_tx
 from store.streams import StreamRepository

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.profiles import AlarmSpec, CombineSpec, load_profile
 from graph.calibrate import rank_causally
 from graph.nodes import fan_out as fan_out_node
 from graph.nodes.alarm import alarm_flags
 from graph.nodes.combine import combine_rows
-from graph.state import ToolResult
 from graph.streams import keep_persistent
 from graph.table import ScoreTable
 from models.base import ModelScores
@@ -24,7 +24,7 @@ from models.online_rank import OnlineRank
 from models.stream_state import StreamState
 from policies.alarm import alarm_points
 from studio import PROJECT_ROOT
-from studio.profiles import AlarmSpec, CombineSpec, load_profile
+from tools.results import ToolResult
 
 OPS = load_profile(PROJECT_ROOT / "profiles" / "ops.yaml")
 MAX_OF_TWO = OPS.model_copy(update={"combine": CombineSpec(members=["context_novelty", "novel_level"])})

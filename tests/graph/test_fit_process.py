@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graph.events import Event
+from core.events import Event
+from core.profiles import load_profiles
 from graph.fit_process import FitProcess
 from models.stream_fit import fit_stream
 from studio.bootstrap import build_studio, start, stop
-from studio.profiles import load_profiles
 
 
 def _history(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +88,7 @@ def test_a_dead_child_is_replaced(settings: Any, peg: Any) -> None:
 
 
 def test_a_served_studio_installs_fits_made_in_the_child(settings: Any) -> None:
-    from studio.settings import Settings
+    from core.settings import Settings
 
     assert Settings.model_fields["stream_fit_process"].default is True  # what `make run` and the benchmark use
     settings = settings.model_copy(update={"stream_fit_process": True})  # the suite fits on a thread (conftest)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graph.state import ToolResult
 from graph.table import ScoreTable
 from models.base import ModelScores
+from tools.results import ToolResult
 
 
 def test_each_row_gets_its_own_rounded_detail_only_where_the_model_answered() -> None:

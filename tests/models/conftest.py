@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.profiles import load_profiles
 from models.base import SeriesData, TrainingSet
 from models.datasets import build_profile_data
 from studio import PROJECT_ROOT
-from studio.profiles import load_profiles
 
 PROFILES = load_profiles(PROJECT_ROOT / "profiles")
 

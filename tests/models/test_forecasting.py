@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ValidationFailed
 from models.bundle import ModelBundle
 from models.catalog import create
 from models.datasets import read_timestamps
@@ -23,7 +24,6 @@ from models.forecasting import (
 )
 from models.seasonality import detect_periods, primary_season
 from studio import PROJECT_ROOT
-from studio.errors import ValidationFailed
 from tests.models.conftest import PROFILES
 
 HOUR = 3600.0

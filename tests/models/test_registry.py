@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ArtifactIntegrityError
 from models.bundle import load_bundle
 from models.catalog import create
 from models.registry import ModelRegistry
 from models.serialization import load_json
-from store import audit
+from store import audit_verify
 from store.engine import init_db, make_engine
-from studio.errors import ArtifactIntegrityError
 from tests.models.conftest import PROFILES
 
 
@@ -82,7 +82,7 @@ def test_activation_refuses_a_tampered_version_and_everything_is_audited(registr
     with registry.engine.connect() as conn:
         actions = [r.action for r in conn.execute(select(AuditEventRow.__table__))]  # type: ignore[attr-defined]
     assert actions == ["model.registered"]
-    assert audit.verify(registry.engine)["ok"]
+    assert audit_verify.verify(registry.engine)["ok"]
 
 
 def test_a_leftover_directory_is_never_reused_and_is_quarantined(registry: ModelRegistry, credit_small) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +109,7 @@ def test_a_leftover_directory_is_never_reused_and_is_quarantined(registry: Model
 
     with registry.engine.connect() as conn:
         actions = [r.action for r in conn.execute(select(AuditEventRow.__table__))]  # type: ignore[attr-defined]
-    assert actions.count("model.quarantined") == 2 and audit.verify(registry.engine)["ok"]
+    assert actions.count("model.quarantined") == 2 and audit_verify.verify(registry.engine)["ok"]
 
 
 def test_activate_many_is_all_or_nothing(registry: ModelRegistry, credit_small) -> None:  # type: ignore[no-untyped-def]

@@ -7,10 +7,10 @@ import json
 
 import numpy as np
 
+from core.profiles import StreamFeatureSpec
 from models.online_rank import OnlineRank
 from models.stream_state import StreamState
 from policies.alarm import alarm_points
-from studio.profiles import StreamFeatureSpec
 from tests.models.conftest import PROFILES
 
 _SPEC = PROFILES["ops"].features

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+from core.profiles import Thresholds
 from policies.governor import exploration_allowed, govern
-from studio.profiles import Thresholds
 
 T = Thresholds(watch=0.5, alert=0.8, critical=0.95, quorum=0.5, overseer_disagreement=0.35, boundary_margin=0.03)
 HARD = {"rule": "peg.hard_depeg", "action": "critical", "min_severity": 9, "hard": True, "values": {}}

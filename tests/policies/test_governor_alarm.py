@@ -3,8 +3,8 @@ False demotes alert/critical to watch, None leaves the thresholds alone; rules s
 
 from __future__ import annotations
 
+from core.profiles import Thresholds
 from policies.governor import govern
-from studio.profiles import Thresholds
 
 T = Thresholds(watch=0.95, alert=0.99, critical=0.999, quorum=0.5, overseer_disagreement=0.35, boundary_margin=0.003)
 HARD = {"rule": "ops.hard", "action": "critical", "min_severity": 9, "hard": True, "values": {}}

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from core.profiles import AlarmSpec, CombineSpec, Profile, load_profile
 from studio import PROJECT_ROOT
-from studio.profiles import AlarmSpec, CombineSpec, Profile, load_profile
 
 OPS = PROJECT_ROOT / "profiles" / "ops.yaml"
 CREDIT = PROJECT_ROOT / "profiles" / "credit.yaml"

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ValidationFailed
+from core.events import check_physical_limits
+from core.profiles import load_profiles
 from policies.rules import load_rule_pack
 from policies.slm.math import (
-    check_physical_limits,
     check_probability,
     math_signals,
     stream_math,
@@ -22,8 +24,6 @@ from store.baselines import upsert
 from store.engine import init_db, make_engine, write_tx
 from store.lookups import Lookups
 from studio import PROJECT_ROOT
-from studio.errors import ValidationFailed
-from studio.profiles import load_profiles
 
 PROFILES = load_profiles(PROJECT_ROOT / "profiles")
 RULES = PROJECT_ROOT / "policies" / "rules"

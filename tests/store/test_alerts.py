@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from store import alert_ops, alerts, audit
+from store import alert_ops, alerts, audit_verify
 from store.alerts import alert_rule, dedup_key, open_or_join
 from store.engine import init_db, make_engine, write_tx
 from store.ids import iso, now_iso
@@ -68,7 +68,7 @@ def test_quiet_decisions_open_nothing_and_a_key_dedups_within_its_window(engine:
                              (iso(datetime.now(UTC) - timedelta(seconds=3700)), usdc["id"]))
     write(engine, decision("alert", 6))
     assert len([r for r in alerts.listing(engine, stream="USDC")]) == 2
-    assert audit.verify(engine)["ok"]
+    assert audit_verify.verify(engine)["ok"]
 
 
 def test_a_snooze_holds_same_or_lower_severity_and_escalates_above_it(engine: Engine) -> None:
@@ -98,7 +98,7 @@ def test_a_snooze_holds_same_or_lower_severity_and_escalates_above_it(engine: En
     assert len(alerts.listing(engine)) == 2
     with pytest.raises(alert_ops.AlertMissing):
         alert_ops.assign(engine, "alr_nope", assignee="x", actor="maria")
-    assert audit.verify(engine)["ok"]
+    assert audit_verify.verify(engine)["ok"]
 
 
 def test_an_escalation_past_triage_asks_for_triage_again(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from store import audit
+from store import audit, audit_verify
 from store.audit import AuditRecord
 from store.engine import init_db, make_engine, write_tx
 
@@ -43,9 +43,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-u
 
 
 def test_chain_verifies_and_links(engine) -> None:  # type: ignore[no-untyped-def]
-    before = audit.verify(engine)["checked"]
+    before = audit_verify.verify(engine)["checked"]
     _append_some(engine, 12)
-    report = audit.verify(engine)
+    report = audit_verify.verify(engine)
     assert report["ok"] and report["checked"] == before + 12 and report["first_broken"] is None
 
 
@@ -59,9 +59,9 @@ def test_append_only_guard(engine) -> None:  # type: ignore[no-untyped-def]
 
 def test_tampered_row_is_the_first_broken_link(engine) -> None:  # type: ignore[no-untyped-def]
     _append_some(engine, 10)
-    head = audit.verify(engine)["head"]["seq"]
+    head = audit_verify.verify(engine)["head"]["seq"]
     _tamper(engine, head - 4)
-    report = audit.verify(engine)
+    report = audit_verify.verify(engine)
     assert not report["ok"]
     assert report["first_broken"]["seq"] == head - 4
     assert "altered" in report["first_broken"]["reason"]
@@ -69,21 +69,21 @@ def test_tampered_row_is_the_first_broken_link(engine) -> None:  # type: ignore[
 
 def test_deleted_row_is_found(engine) -> None:  # type: ignore[no-untyped-def]
     _append_some(engine, 6)
-    head = audit.verify(engine)["head"]["seq"]
+    head = audit_verify.verify(engine)["head"]["seq"]
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             conn.execute(text("DROP TRIGGER audit_no_delete"))
         else:
             conn.execute(text("DROP TRIGGER audit_append_only ON audit_events"))
         conn.execute(text("DELETE FROM audit_events WHERE seq = :s"), {"s": head - 2})
-    report = audit.verify(engine)
+    report = audit_verify.verify(engine)
     assert not report["ok"] and report["first_broken"]["seq"] == head - 2
     assert "missing" in report["first_broken"]["reason"]
 
 
 def test_concurrent_writers_keep_one_chain(engine) -> None:  # type: ignore[no-untyped-def]
     """Eight threads, each with its own connections, appending at once: no fork, no gap, no duplicate."""
-    before = audit.verify(engine)["checked"]
+    before = audit_verify.verify(engine)["checked"]
     errors: list[BaseException] = []
 
     def worker(k: int) -> None:
@@ -98,5 +98,5 @@ def test_concurrent_writers_keep_one_chain(engine) -> None:  # type: ignore[no-u
     for t in threads:
         t.join()
     assert not errors
-    report = audit.verify(engine)
+    report = audit_verify.verify(engine)
     assert report["ok"] and report["checked"] == before + 200

@@ -17,11 +17,11 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select, text
 
 import store.audit_verify as audit_verify
+from core.errors import ValidationFailed
+from core.settings import Settings
 from store.audit_checkpoints import CHECKPOINTS
 from store.decisions import DECISIONS, DecisionWriter, content_hash
 from studio import audit_integrity
-from studio.errors import ValidationFailed
-from studio.settings import Settings
 from tests.audit_helpers import append_events, audit_db, execute, unguard
 from tests.store.test_decision_rows import decision
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from studio import PROJECT_ROOT
-from studio.settings import Settings
 from tests.audit_helpers import append_events, audit_db, execute, unguard
 
 

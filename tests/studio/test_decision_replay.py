@@ -7,7 +7,7 @@ import asyncio
 
 import pandas as pd
 
-from graph.events import Event
+from core.events import Event
 from models.datasets import read_timestamps
 from studio import PROJECT_ROOT
 from studio.decision_replay import replay_decision

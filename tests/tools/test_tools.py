@@ -35,7 +35,7 @@ async def test_every_tool_is_well_formed(studio) -> None:  # type: ignore[no-unt
 
 
 async def test_tool_node_runs_model_slm_router_and_audit_tools(studio) -> None:  # type: ignore[no-untyped-def]
-    from graph.events import Event
+    from core.events import Event
 
     rt = studio.runtimes["peg"]
     [d] = await studio.runner.decide([Event(profile="peg", stream="tools", ts=1_700_000_000.0, value=0.975,

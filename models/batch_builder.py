@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from graph.events import DEFAULT_STREAM, Event
+from core.events import DEFAULT_STREAM, Event
 from models.base import ScoringBatch
 from models.bundle import ModelBundle
 from models.features import stream_rows, tabular_matrix

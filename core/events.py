@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.slm.math import check_physical_limits
-from studio.errors import ValidationFailed
-from studio.profiles import Profile
+from core.errors import ValidationFailed
+from core.profiles import Profile
 
 MAX_CONTEXT_KEYS = 32
 MAX_CONTEXT_TEXT = 2000
@@ -75,3 +75,32 @@ def validate_event(profile: Profile, event: Event) -> Event:
             p["loc"] = p["loc"].replace("events[0]", loc, 1)
         raise
     return event
+
+
+def check_physical_limits(profile: Profile, values: Sequence[float | None], rows: Sequence[dict[str, Any]]) -> None:
+    """Reject impossible inputs before anything is scored or written (a price below 0, a field off its range)."""
+    problems = []
+    spec = profile.value
+    for i, value in enumerate(values):
+        if spec is not None and value is not None:
+            if spec.min is not None and value < spec.min:
+                problems.append(_limit(i, "value", value, f">= {spec.min}"))
+            if spec.max is not None and value > spec.max:
+                problems.append(_limit(i, "value", value, f"<= {spec.max}"))
+    for i, row in enumerate(rows):
+        for f in profile.fields:
+            v = row.get(f.name)
+            if v is None:
+                continue
+            if f.min is not None and v < f.min:
+                problems.append(_limit(i, f"features.{f.name}", v, f">= {f.min}"))
+            if f.max is not None and v > f.max:
+                problems.append(_limit(i, f"features.{f.name}", v, f"<= {f.max}"))
+            if f.integer and float(v) != int(v):
+                problems.append(_limit(i, f"features.{f.name}", v, "an integer"))
+    if problems:
+        raise ValidationFailed("input outside physical limits", details=problems)
+
+
+def _limit(index: int, field: str, value: float, limit: str) -> dict[str, Any]:
+    return {"loc": f"events[{index}].{field}", "msg": f"outside physical limits: must be {limit}", "value": value}

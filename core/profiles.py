@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from studio.errors import UnknownProfile
+from core.errors import UnknownProfile
 
 
 class _Strict(BaseModel):

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from studio import PROJECT_ROOT
+from core import PROJECT_ROOT
 
 
 class Settings(BaseSettings):

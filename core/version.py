@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from functools import lru_cache
 
-from studio import PROJECT_ROOT, __version__
+from core import PROJECT_ROOT, __version__
 
 
 @lru_cache(maxsize=1)
