@@ -1,4 +1,4 @@
-"""Engine construction (SQLite WAL or PostgreSQL), schema creation and the one-writer transaction helper."""
+"""Engine construction (SQLite WAL or PostgreSQL), schema set-up and the one-writer transaction helper."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlmodel import SQLModel
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another process's transaction
@@ -91,17 +91,19 @@ def _sqlite_events(engine: Engine) -> None:
             "BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
 
 
-def init_db(engine: Engine) -> None:
-    """Create every table (idempotent) and the append-only guard on the audit table."""
-    import store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-
-    SQLModel.metadata.create_all(engine)
+def init_db(engine: Engine) -> dict[str, Any]:
+    """Bring the schema to this code's revision (Alembic, store/schema.py; refuses a revision it does not know),
+    then (re)create what follows the code rather than a revision: the append-only guard on the audit tables and
+    the chat's read-only views. Idempotent; one transaction."""
     from store.readonly import create_views
+    from store.schema import migrate
 
     with write_tx(engine) as conn:
+        done = migrate(conn)
         for stmt in APPEND_ONLY_SQLITE if is_sqlite(engine) else APPEND_ONLY_PG:
             conn.execute(text(stmt))
         create_views(conn)
+    return done
 
 
 _SQLITE_WRITE_LOCKS: dict[str, threading.RLock] = {}

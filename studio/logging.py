@@ -8,7 +8,7 @@ import warnings
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("cmdstanpy", "prophet", "httpx", "httpcore", "httpx2", "openai"):
+    for noisy in ("cmdstanpy", "prophet", "httpx", "httpcore", "httpx2", "openai", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "plotly missing" is not our concern
