@@ -30,7 +30,7 @@ streams) and `alerts_per_calm_day` (all streams' calm-day alerts / those calm da
 and with no `validation_from` the product's own split: the last 20% by that order) is the holdout. The
 product is trained on the first 80% only, through `models.training.train_profile(input_csv=...)` into a
 temporary var dir (its own SQLite and model registry, so the service's models are untouched), then the
-holdout rows are decided in-process through `studio.replay.replay` (the decision graph, the same path as
+holdout rows are decided in-process through `studio.csv_replay.replay` (the decision graph, the same path as
 `studio replay --profile credit`). Reported (`credit`):
 
 - `train_rows`, `holdout_rows`, `holdout_positive_rate`, `train_seconds`, `score_seconds`;
@@ -153,7 +153,7 @@ def peg_inputs(work: Path) -> list[tuple[str, Path, str, str]]:
 def run_peg(out: Path) -> dict[str, Any]:
     from core.profiles import load_profiles
     from policies.rules import load_rule_pack
-    from studio.replay import probation_rows
+    from studio.csv_replay import probation_rows
 
     prof = load_profiles(PROJECT_ROOT / "profiles")["peg"]
     assert prof.features is not None
@@ -214,7 +214,7 @@ def run_credit(out: Path) -> dict[str, Any]:
     from core.settings import Settings
     from models.training import train_profile
     from studio.bootstrap import open_base
-    from studio.replay import replay
+    from studio.csv_replay import replay
 
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp)

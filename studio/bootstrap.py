@@ -20,7 +20,6 @@ from graph.decision import build_decision_graph
 from graph.runner import DecisionRunner
 from graph.streams import StreamManager
 from models.bundle import load_bundle
-from models.forecasting import ForecastService
 from models.registry import ModelRegistry
 from models.router import RouterState
 from policies.rules import RulePack, load_rule_pack
@@ -28,6 +27,7 @@ from store.decisions import DecisionWriter
 from store.engine import init_db, make_engine
 from store.lookups import Lookups
 from store.streams import StreamRepository
+from studio.forecasts import Forecasts
 from studio.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,13 @@ class Studio:
     fit_executor: Executor | None = None
     graph: Any = None
     runner: DecisionRunner | None = None
-    forecasts: ForecastService = field(default_factory=ForecastService)
+    forecasts: Forecasts | None = None  # studio/forecasts.py: set once the Studio exists (it needs between_batches)
     background: list[asyncio.Task[None]] = field(default_factory=list)
     overseer: Any = None  # studio.overseer.Overseer: LLM provider, prompts, explanation jobs
     workers: Any = None  # studio.workers.WorkerPool (in-process explanation and webhook workers)
     review: Any = None  # studio.review.ReviewService: alert review threads (checkpointed) and their triager
     chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
-    wal: Any = None  # store.checkpoint.WalCheckpointer (SQLite): WAL checkpoints off the commit path
+    wal: Any = None  # store.wal_checkpoint.WalCheckpointer (SQLite): WAL checkpoints off the commit path
     gc_before: tuple[int, int, int] | None = None  # the GC thresholds start() replaced; stop() puts them back
     blas_limits: Any = None  # threadpoolctl's limits start() set; stop() restores the libraries' own
     started_at: float = field(default_factory=time.time)
@@ -83,8 +83,10 @@ def open_base(settings: Settings, metrics: Metrics | None = None) -> Studio:
     init_db(engine)
     profiles = load_profiles(settings.profiles_dir)
     packs = {name: load_rule_pack(settings.rules_dir, p.rules) for name, p in profiles.items()}
-    return Studio(settings=settings, engine=engine, registry=ModelRegistry(settings.models_path, engine),
-                  profiles=profiles, packs=packs, lookups=Lookups(engine), metrics=metrics or Metrics())
+    studio = Studio(settings=settings, engine=engine, registry=ModelRegistry(settings.models_path, engine),
+                    profiles=profiles, packs=packs, lookups=Lookups(engine), metrics=metrics or Metrics())
+    studio.forecasts = Forecasts(studio.runtimes, studio.between_batches)
+    return studio
 
 
 def untrained_profiles(studio: Studio) -> list[str]:
@@ -180,7 +182,7 @@ async def start(studio: Studio) -> None:
     assert studio.runner is not None
     await studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
-    from store.checkpoint import WalCheckpointer
+    from store.wal_checkpoint import WalCheckpointer
 
     studio.wal = WalCheckpointer(studio.engine)
     studio.wal.start()

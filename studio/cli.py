@@ -55,12 +55,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from core.profiles import get_profile
-    from studio.replay import replay
+    from studio.csv_replay import replay
 
     studio = _base()
     profile = get_profile(studio.profiles, args.profile)
     if Path(args.input).is_dir():
-        from studio.replay import replay_tree
+        from studio.csv_replay import replay_tree
 
         report = replay_tree(studio, profile, Path(args.input), Path(args.output), value_col=args.value_column,
                              ts_col=args.timestamp_column, progress=not args.quiet)
@@ -82,6 +82,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from models.bundle import load_bundle
     from models.datasets import read_timestamps
     from models.forecasting import ForecastService
+    from studio.forecasts import forecast_points
 
     studio = _base()
     profile = get_profile(studio.profiles, args.profile)
@@ -93,7 +94,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     ts = read_timestamps(ts_col, "s" if pd.api.types.is_numeric_dtype(ts_col) else "iso")
     values = df[args.value_column].astype(float).to_numpy()
     bundle = load_bundle(profile, studio.registry)
-    out = ForecastService().from_history(profile, bundle, ts, values, args.horizon)
+    out = forecast_points(ForecastService(), profile, bundle, ts, values, args.horizon)  # as the API does
     rows = []
     for name, m in [*out["models"].items(), ("ensemble", out["ensemble"])]:
         for i, t in enumerate(out["timestamps"]):

@@ -150,16 +150,11 @@ def chat_tools(studio: Any) -> list[StudioTool]:
                                    "opened_at", "resolved_at", "first_decision_id", "decision_count")} for r in rows]
 
     async def forecast_stream(profile: str, stream: str, horizon: int = 12) -> dict[str, Any]:
-        from models.forecasting import history_from_stream
-
         rt = studio.runtimes.get(profile)
         if rt is None or rt.streams is None:
             return {"error": f"{profile} has no streams"}
-        streams = rt.streams
-        history = await studio.between_batches(  # on the decision loop: a consistent copy
-            lambda: history_from_stream(streams.get_many([stream])[stream]))
-        source = f"the stream's last {history.values.size} points"
-        out = await asyncio.to_thread(studio.forecasts.forecast, rt.profile, rt.bundle, history, horizon, None)
+        out = await studio.forecasts.of_stream(rt.profile, stream, horizon)  # studio/forecasts.py, as the API
+        source = f"the stream's last {out['history_points']} points"
         e = out["ensemble"]
         return {"profile": profile, "stream": stream, "source": source,
                 "times": [iso_ts(t) for t in out["timestamps"]], "ensemble_mean": e["mean"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import numpy as np
@@ -14,9 +13,7 @@ from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import EventTime, Name
 from core.errors import ValidationFailed
-from core.events import check_physical_limits
 from core.profiles import get_profile
-from models.forecasting import history_from_points, history_from_stream
 
 router = APIRouter(prefix="/v1", tags=["forecasts"])
 
@@ -42,22 +39,14 @@ class ForecastIn(BaseModel):
              summary="Forecast a stream")
 async def create_forecast(body: ForecastIn, studio: StudioDep, key: DecideKey) -> Any:
     profile = get_profile(studio.profiles, body.profile)
-    if not profile.is_stream:
-        raise ValidationFailed(f"profile {profile.name!r} is tabular: nothing to forecast")
-    rt = studio.runtimes[profile.name]
-    bundle = rt.bundle
+    assert studio.forecasts is not None
     if body.history is not None:
         ts = np.array([p.timestamp.timestamp() for p in body.history], dtype=float)
         values = np.array([float(p.value) for p in body.history], dtype=float)
-        check_physical_limits(profile, values.tolist(), [])  # the profile's bounds, as for an event (422)
-        history = history_from_points(ts, values)
+        out = await studio.forecasts.of_points(profile, ts, values, body.horizon, body.models)
     else:
-        if not body.stream:
+        if not body.stream and profile.is_stream:
             raise ValidationFailed("give `stream` or `history`")
-        assert rt.streams is not None
-        streams, name = rt.streams, body.stream
-        history = await studio.between_batches(  # a consistent copy of the stream's stored window
-            lambda: history_from_stream(streams.get_many([name])[name]))
-    out = dict(await asyncio.to_thread(studio.forecasts.forecast, profile, bundle, history, body.horizon, body.models))
+        out = await studio.forecasts.of_stream(profile, body.stream or "", body.horizon, body.models)
     out["stream"] = body.stream
     return FastJSONResponse(out)
