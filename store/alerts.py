@@ -1,5 +1,6 @@
 """Alerts: opened or joined in the decision batch's own transaction (dedup by profile, stream or entity, and rule
-within a sliding window; snoozes hold unless severity rises), and read back with filters and keyset pages."""
+within a sliding window; snoozes hold unless severity rises: the rules are policies/alerting.py's), and read back
+with filters and keyset pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
-from policies.rules import ACTION_RANK
+from policies.alerting import ALERTING, dedup_key, join_alert, new_alert
 from store.audit import AuditRecord, append
 from store.bulk import insert_rows
 from store.ids import iso, new_id, now_iso, utcnow
@@ -17,41 +18,12 @@ from store.tables import AlertCommentRow, AlertDecisionRow, AlertRow
 ALERTS = AlertRow.__table__  # type: ignore[attr-defined]
 LINKS = AlertDecisionRow.__table__  # type: ignore[attr-defined]
 COMMENTS = AlertCommentRow.__table__  # type: ignore[attr-defined]
-ALERTING = frozenset({"alert", "critical", "review"})
 STATES = ("open", "acknowledged", "resolved")
 MAX_LIMIT = 200
 
 
 def ago(seconds: float) -> str:
     return iso(utcnow() - timedelta(seconds=seconds))
-
-
-def alert_rule(d: dict[str, Any]) -> str:
-    """The rule that set the decision's action: the last governor entry at that action (hard rules come last),
-    e.g. peg.hard_depeg, a soft rule, governor.threshold.alert or governor.quorum."""
-    actions = [a for a in d["governor"].get("actions", []) if a.get("rule") != "governor.severity_cap"]
-    setting = [a for a in actions if a.get("action") == d["action"]]
-    if setting:
-        return str(setting[-1]["rule"])
-    return str(actions[-1]["rule"]) if actions else f"governor.action.{d['action']}"
-
-
-def entity_of(d: dict[str, Any]) -> str | None:
-    """Tabular events have no stream: the entity in their context (`entity`, else the first `*_id` field)."""
-    ctx = (d.get("inputs") or {}).get("context") or {}
-    if ctx.get("entity") is not None:
-        return str(ctx["entity"])[:200]
-    for k in sorted(ctx):
-        if k.endswith("_id") and isinstance(ctx[k], (str, int)):
-            return f"{k}={ctx[k]}"[:200]
-    return None
-
-
-def dedup_key(d: dict[str, Any]) -> tuple[str, str | None, str]:
-    """(key, entity, rule): profile + stream (or entity) + rule."""
-    entity = None if d.get("stream") else entity_of(d)
-    rule = alert_rule(d)
-    return f"{d['profile']}|{d.get('stream') or entity or '*'}|{rule}", entity, rule
 
 
 def _record(actor: str, action: str, row: dict[str, Any], d: dict[str, Any], **extra: Any) -> AuditRecord:
@@ -61,40 +33,11 @@ def _record(actor: str, action: str, row: dict[str, Any], d: dict[str, Any], **e
         "decision_severity": d["severity"], "alert_severity": row["severity"], "state": row["state"], **extra})
 
 
-def _new(d: dict[str, Any], key: str, entity: str | None, rule: str) -> dict[str, Any]:
-    now = d["created_at"]
-    return {"id": new_id("alr"), "dedup_key": key, "profile": d["profile"], "stream": d.get("stream"),
-            "entity": entity, "rule": rule, "state": "open", "resolution": None, "action": d["action"],
-            "severity": int(d["severity"]), "first_decision_id": d["id"], "last_decision_id": d["id"],
-            "decision_count": 1, "opened_at": now, "last_seen_at": now, "updated_at": now, "acknowledged_at": None,
-            "acknowledged_by": None, "assignee": None, "snoozed_until": None, "snoozed_severity": None,
-            "escalations": 0, "resolved_at": None, "resolved_by": None, "duplicate_of": None,
-            "review_status": "pending", "review_claimed_at": None, "approval_required": None, "triage": None}
-
-
 def _join(row: dict[str, Any], d: dict[str, Any], actor: str) -> tuple[AuditRecord, bool]:
-    """Add decision d to an unresolved alert; returns its audit record and whether d was suppressed by a snooze."""
-    now, sev = d["created_at"], int(d["severity"])
-    snoozed = row["snoozed_until"] is not None and row["snoozed_until"] > now
-    suppressed = False
-    raised = ACTION_RANK[d["action"]] > ACTION_RANK.get(row["action"], 0)
-    if raised:
-        row["action"] = d["action"]
-    extra: dict[str, Any]
-    if snoozed and sev > (row["snoozed_severity"] or 0):
-        previous = {"state": row["state"], "snoozed_until": row["snoozed_until"],
-                    "snoozed_severity": row["snoozed_severity"]}
-        row.update(snoozed_until=None, snoozed_severity=None, state="open", escalations=row["escalations"] + 1)
-        action, extra = "alert.escalated", {"previous": previous, "reason": "severity rose above the snoozed level"}
-        raised = True
-    else:
-        suppressed = snoozed
-        action, extra = "alert.joined", {"suppressed_by_snooze": suppressed}
-    if raised and row["review_status"] == "triaged":
-        row["review_status"] = "pending"  # triage again: approval may be required now
-    row.update(severity=max(row["severity"], sev), decision_count=row["decision_count"] + 1,
-               last_decision_id=d["id"], last_seen_at=now, updated_at=now)
-    return _record(actor, action, row, d, **extra), suppressed
+    """Add decision d to an unresolved alert (policies/alerting.py's rules); its audit record and whether a
+    snooze suppressed it."""
+    joined = join_alert(row, d)
+    return _record(actor, joined.action, row, d, **joined.extra), joined.suppressed
 
 
 _UPDATE_BY_ID = update(ALERTS).where(ALERTS.c.id == bindparam("_id"))
@@ -134,7 +77,7 @@ def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s:
         is_new = row is None
         for d, entity, rule in items:
             if row is None:
-                row = _new(d, key, entity, rule)
+                row = new_alert(new_id("alr"), d, key, entity, rule)
                 records.append(_record(actor, "alert.opened", row, d))
                 suppressed = False
             else:

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from policies.alerting import alert_rule, dedup_key
 from store import alert_ops, alerts, audit_verify
-from store.alerts import alert_rule, dedup_key, open_or_join
+from store.alerts import open_or_join
 from store.engine import init_db, make_engine, write_tx
 from store.ids import iso, now_iso
 
