@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench import nab
+from bench import nab, nab_tuning
 from bench.nab_score import COSTS, NabFile, file_score, normalize, sweep
 from policies.alarm import alarm_points
 from studio import PROJECT_ROOT
@@ -307,24 +307,24 @@ def cn_frames(labels_of: dict[str, list[tuple[int, int]]]) -> list:  # type: ign
 
 def test_loco_detectors_chooses_the_setting_on_the_other_categories(monkeypatch: pytest.MonkeyPatch) -> None:
     grid = [{"window": 6, "vigilance": 0.08, "quiet": 96}, {"window": 4, "vigilance": 0.3, "quiet": 96}]
-    monkeypatch.setattr(nab, "CN_GRID", grid)
+    monkeypatch.setattr(nab_tuning, "CN_GRID", grid)
     prof = nab.ops_profile()
     labels = {"realKnownCause/nyc_taxi.csv": [(900, 1000)], "realKnownCause/b.csv": [(700, 800)],
               "realTraffic/speed_7578.csv": [(1000, 1100)], "realTraffic/d.csv": [(800, 900)]}
     frames = cn_frames(labels)
     _, training = nab.profile_settings()
-    own = nab.detector_ranks(frames, "context_novelty", grid[0], training, prof.features.warmup_points)
+    own = nab_tuning.detector_ranks(frames, "context_novelty", grid[0], training, prof.features.warmup_points)
     for rel, df, _, _ in frames:
         df["score_context_novelty"] = own[rel]
     files = [NabFile(rel, np.zeros(len(df)), w, values=df["value"].to_numpy()) for rel, df, w, _ in frames]
-    r = nab.loco_detectors(frames, prof.combine, files, training, prof.features.warmup_points)
+    r = nab_tuning.loco_detectors(frames, prof.combine, files, training, prof.features.warmup_points)
     assert r["detector_max_diff"] == 0.0  # the recomputed column at the profile's own settings is the replay's
     for cat, fold in r["standard"]["folds"].items():
         # the fold's setting is the best one on the other category alone, whatever the held-out labels say
         other = [f for f in frames if not f[0].startswith(cat)]
         scores = []
         for params in grid:
-            col = nab.detector_ranks(frames, "context_novelty", params, training, prof.features.warmup_points)
+            col = nab_tuning.detector_ranks(frames, "context_novelty", params, training, prof.features.warmup_points)
             t = nab.AlarmTable([NabFile(rel, np.maximum(col[rel], 0.5), w) for rel, _, w, _ in other])  # novel_level: 0.5
             m = t.mask()
             scores.append(t.summary(t.best("standard", m), "standard", m)["score"])
