@@ -48,14 +48,14 @@ async def test_ops_decisions_replay_exactly_across_warm_up_fit_and_batches(setti
     await stop(st)
 
 
-async def test_credit_replay_and_feedback_labels_reach_training(settings) -> None:  # type: ignore[no-untyped-def]
+async def test_credit_replay_and_feedback_labels_reach_training(settings, shared_data) -> None:  # type: ignore[no-untyped-def]
     from models.datasets import build_profile_data
     from models.training import feedback_rows
     from studio import feedback
     from studio.bootstrap import stop
 
     st = await _studio(settings)
-    rows = pd.read_csv(PROJECT_ROOT.parent / "shared/data/credit/uci_credit_default.csv").tail(40)
+    rows = pd.read_csv(shared_data / "credit" / "uci_credit_default.csv").tail(40)
     names = [f.name for f in st.profiles["credit"].fields]
     evs = [Event(profile="credit", stream=None, ts=None, value=None,
                  features={n: float(r[n]) for n in names if pd.notna(r[n])}, context={}, index=i)
