@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from api.auth import AuthGate
+from api.auth import auth_gate
 from api.deps import single_valued_query
 from api.errors import install_error_handlers
 from api.hot_routes import HotRoutes, document_models
@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
             built = build_studio(settings, metrics=metrics)
         app.state.studio = built
         limiter = RateLimiter(settings.redis_url)
-        app.state.auth = AuthGate(built, limiter)
+        app.state.auth = auth_gate(built, limiter)
+        if built.health is not None:
+            built.health.use_redis(limiter.ping)
         assert settings.admin_key_file is not None
         ensure_admin_key(built.engine, settings.admin_key_file)  # first start: one admin key, printed once
         await limiter.start()

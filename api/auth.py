@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,10 +11,9 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 
 from api.ratelimit import RateLimiter
 from core.errors import Forbidden, RateLimited, Unauthenticated
-from store.audit import AuditRecord, append
-from store.engine import write_tx
 from studio.bootstrap import Studio
-from studio.keys import ROLE_SCOPES, KeyStore, Principal
+from studio.keys import ROLE_SCOPES, KeyService, Principal
+from studio.metrics import Metrics
 
 log = logging.getLogger(__name__)
 # Unauthenticated callers share a small bucket per client address: a flood of bad keys cannot flood the audit trail.
@@ -43,22 +41,19 @@ def route_of(request: Request) -> str:
 
 
 class AuthGate:
-    """Built by the app's lifespan: the key store, the rate limiter and the defaults from the settings."""
+    """Built by the app's lifespan: the key service, the rate limiter and the default rate and burst."""
 
-    def __init__(self, studio: Studio, limiter: RateLimiter) -> None:
-        self.studio = studio
-        self.keys = KeyStore(studio.engine, studio.settings.key_cache_s)
+    def __init__(self, keys: KeyService, limiter: RateLimiter, metrics: Metrics, *, rate_per_s: float,
+                 burst: int) -> None:
+        self.keys = keys
         self.limiter = limiter
-        self.rate = studio.settings.rate_limit_per_s
-        self.burst = studio.settings.rate_limit_burst
+        self.metrics = metrics
+        self.rate = rate_per_s
+        self.burst = burst
 
     async def check(self, request: Request, scope: str) -> Principal:
         key = presented_key(request)
-        principal = None
-        if key:
-            cached, principal = self.keys.peek(key)
-            if not cached:
-                principal = await asyncio.to_thread(self.keys.lookup, key)
+        principal = await self.keys.authenticate(key) if key else None
         if principal is None:
             client = request.client.host if request.client else "unknown"
             await self._limit(f"anon:{client}", ANON_RATE_PER_S, ANON_BURST)
@@ -87,18 +82,15 @@ class AuthGate:
                    "role": principal.role if principal else None,
                    "client": request.client.host if request.client else None,
                    "request_id": getattr(request.state, "request_id", None)}
-        self.studio.metrics.denied.labels(str(status)).inc()
-        actor = principal.actor if principal else "anonymous"
-        record = AuditRecord(actor, "access.denied", "route", f"{request.method} {route}", payload)
+        self.metrics.denied.labels(str(status)).inc()
+        await self.keys.audit_denied(principal.actor if principal else "anonymous", f"{request.method} {route}",
+                                     payload)
 
-        def write() -> None:
-            with write_tx(self.studio.engine) as conn:
-                append(conn, [record])
 
-        try:
-            await asyncio.to_thread(write)
-        except Exception:  # the refusal stands even if its audit record could not be written
-            log.exception("could not audit a denied request")
+def auth_gate(studio: Studio, limiter: RateLimiter) -> AuthGate:
+    """The gate for a Studio: its key service and metrics, the default rate limit from its settings."""
+    return AuthGate(studio.keys, limiter, studio.metrics, rate_per_s=studio.settings.rate_limit_per_s,
+                    burst=studio.settings.rate_limit_burst)
 
 
 async def authorize(request: Request, scope: str) -> Principal:

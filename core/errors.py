@@ -94,3 +94,9 @@ class ModelUnavailable(StudioError):
 
 class ArtifactIntegrityError(StudioError):
     code = ErrorCode.ARTIFACT_INTEGRITY
+
+
+class ServiceUnavailable(StudioError):
+    """A part of the service this request needs is not running in this process (503)."""
+
+    code = ErrorCode.UNAVAILABLE

@@ -14,6 +14,7 @@ from graph.streams import StreamManager
 from models.bundle import ModelBundle
 from models.router import RouterState
 from policies.rules import RulePack
+from tools.registry import ProfileTools
 
 
 @dataclass
@@ -35,7 +36,7 @@ class ProfileRuntime:
     bundle: ModelBundle
     router: RouterRuntime
     streams: StreamManager | None
-    tools: Any = None  # tools.registry.ProfileTools
+    tools: ProfileTools | None = None
 
 
 @dataclass

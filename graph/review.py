@@ -8,14 +8,24 @@ straight from triage to apply. Either way every verdict is applied by the same n
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from sqlalchemy import Engine
+
+from core.errors import NotFound
+from store import alert_ops, alerts
+from store.decisions import get_decision
+from store.ids import now_iso
+from store.router_repo import feedback_for
 
 VERDICTS = ("confirmed", "dismissed", "duplicate")
+OUTCOMES = {"confirmed": 1.0, "dismissed": 0.0}  # duplicate: no label (the original alert carries it)
 DISAGREEING_EFFECTS = {"escalate_review": "asks for human review",
                        "annotate_false_positive": "calls it a likely false positive"}
 
@@ -24,7 +34,11 @@ DISAGREEING_EFFECTS = {"escalate_review": "asks for human review",
 class ReviewContext:
     """What the nodes get through `runtime.context` (not checkpointed)."""
 
-    service: Any  # studio.review.ReviewService: triage facts and applying a verdict
+    engine: Engine
+    label_limit: int  # at most this many of an alert's decisions are labelled by its verdict
+    # studio.feedback.FeedbackService.record: labels a decision and rewards the router arm it logged
+    record_feedback: Callable[..., Awaitable[dict[str, Any]]]
+    on_resolved: Callable[[str, str], Awaitable[None]]  # (profile, verdict), after the alert is resolved
 
 
 class ReviewState(TypedDict, total=False):
@@ -48,8 +62,33 @@ def approval_reasons(action: str, overseer: dict[str, Any] | None) -> list[str]:
     return reasons
 
 
+def overseer_view(explanation: dict[str, Any], decision_id: str) -> dict[str, Any] | None:
+    """The overseer's verdict on the alert's latest decision, if it gave one."""
+    verdict = explanation.get("verdict")
+    if not verdict:
+        return None
+    out = {k: verdict.get(k) for k in ("verdict", "confidence", "effect", "trusted_models", "requested_action",
+                                       "rationale")}
+    out["decision_id"] = decision_id
+    return out
+
+
 async def triage(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str, Any]:
-    facts = await runtime.context.service.triage_facts(state["alert_id"])
+    """The facts a reviewer needs, from the alert and its latest decision, recorded on the alert."""
+    engine, alert_id = runtime.context.engine, state["alert_id"]
+    row = await asyncio.to_thread(alerts.get, engine, alert_id)
+    if row is None:
+        raise NotFound(f"no alert {alert_id!r}")
+    d = await asyncio.to_thread(get_decision, engine, row["last_decision_id"])
+    exp = (d or {}).get("explanation") or {}
+    overseer = overseer_view(exp, row["last_decision_id"])
+    facts = {"alert_id": alert_id, "decision_id": row["first_decision_id"],
+             "last_decision_id": row["last_decision_id"], "action": row["action"], "severity": row["severity"],
+             "rule": row["rule"], "decision_count": row["decision_count"],
+             "explanation_status": exp.get("status"), "overseer": overseer,
+             "reasons": approval_reasons(row["action"], overseer), "at": now_iso()}
+    await asyncio.to_thread(alert_ops.record_triage, engine, alert_id, triage=facts,
+                            approval_required=bool(facts["reasons"]), actor="review")
     return {"triage": facts, "approval_required": bool(facts["reasons"])}
 
 
@@ -73,8 +112,36 @@ async def apply(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str
     verdict = state.get("verdict")
     if not verdict or verdict.get("verdict") not in VERDICTS:
         raise ValueError(f"not a verdict: {verdict!r}")
-    result = await runtime.context.service.apply_verdict(state["alert_id"], verdict, state.get("triage") or {})
-    return {"result": result}
+    ctx, alert_id, facts = runtime.context, state["alert_id"], state.get("triage") or {}
+    outcome = OUTCOMES.get(verdict["verdict"])
+    ids = await asyncio.to_thread(alerts.decision_ids, ctx.engine, alert_id, ctx.label_limit)
+    labels = await _label(ctx, alert_id, verdict, outcome, ids) if outcome is not None else []
+    review = {"verdict": verdict["verdict"], "outcome": outcome, "decision_ids": ids, "labels": labels,
+              "approval_required": bool(facts.get("reasons")), "reasons": facts.get("reasons", []),
+              "overseer_verdict": (facts.get("overseer") or {}).get("verdict"), "reviewed_at": verdict["at"]}
+    row = await asyncio.to_thread(alert_ops.resolve, ctx.engine, alert_id, resolution=verdict["verdict"],
+                                  actor=verdict["reviewer"], note=verdict.get("note") or "",
+                                  duplicate_of=verdict.get("duplicate_of"), review=review)
+    await ctx.on_resolved(row["profile"], verdict["verdict"])
+    return {"result": {"alert_id": alert_id, "state": row["state"], "resolution": row["resolution"],
+                       "resolved_by": row["resolved_by"], "resolved_at": row["resolved_at"], **review}}
+
+
+async def _label(ctx: ReviewContext, alert_id: str, verdict: dict[str, Any], outcome: float,
+                 ids: list[str]) -> list[dict[str, Any]]:
+    """Label the alert's decisions with the verdict's outcome; a retried apply skips the decisions an earlier
+    attempt labelled (their feedback notes carry the alert's id)."""
+    tag, labels = f"alert {alert_id}", []
+    for decision_id in ids:
+        done = await asyncio.to_thread(feedback_for, ctx.engine, decision_id)
+        if any(f["source"] == "review" and f["note"].startswith(tag) for f in done):
+            continue
+        fb = await ctx.record_feedback(decision_id=decision_id, outcome=outcome, source="review",
+                                       actor=verdict["reviewer"],
+                                       note=f"{tag}: {verdict.get('note') or verdict['verdict']}"[:1000])
+        labels.append({"decision_id": decision_id, "feedback_id": fb["feedback_id"], "arm": fb["arm"],
+                       "reward": fb["reward"]})
+    return labels
 
 
 def build_review_graph(checkpointer: Any) -> Any:

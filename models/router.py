@@ -76,6 +76,10 @@ class RouterState:
         self._theta = {a: self._inv[a] @ self.b[a] for a in self.arms}
 
     # -- acting ---------------------------------------------------------------------------------------
+    def weights(self) -> dict[str, list[float]]:
+        """Each arm's ridge-regression weights over the context features (rounded, for people)."""
+        return {a: [round(float(v), 5) for v in self._theta[a]] for a in self.arms}
+
     def ucb(self, x: np.ndarray) -> dict[str, float]:
         return {a: float(self._theta[a] @ x + self.alpha * math.sqrt(max(float(x @ self._inv[a] @ x), 0.0)))
                 for a in self.arms}

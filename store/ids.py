@@ -48,5 +48,10 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def utc_iso(dt: datetime | None) -> str | None:
+    """`iso` of a time given by a caller, a naive one read as UTC; None stays None."""
+    return None if dt is None else iso(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
 def now_iso() -> str:
     return iso(utcnow())

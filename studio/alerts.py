@@ -6,12 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.errors import Conflict, NotFound, ValidationFailed
+from sqlalchemy import Engine
+
+from core.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from store import alert_ops, alerts
 from store.alert_ops import AlertMissing, AlertRefused
-from store.ids import iso
+from store.ids import iso, utc_iso
+
+if TYPE_CHECKING:
+    from studio.review import ReviewService
 
 T = TypeVar("T")
 PUBLIC = ("id", "state", "resolution", "profile", "stream", "entity", "rule", "dedup_key", "action", "severity",
@@ -38,48 +43,54 @@ async def _run(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         raise Conflict(str(exc)) from None
 
 
-async def listing(studio: Any, *, limit: int, cursor: str | None, **filters: Any) -> dict[str, Any]:
-    if filters.get("state") is not None and filters["state"] not in alerts.STATES:
-        raise ValidationFailed(f"state must be one of {list(alerts.STATES)}")
-    rows = await asyncio.to_thread(alerts.listing, studio.engine, before_id=cursor, limit=limit, **filters)
-    return {"alerts": [view(r) for r in rows], "count": len(rows),
-            "next_cursor": rows[-1]["id"] if len(rows) == max(1, min(limit, alerts.MAX_LIMIT)) else None}
+class AlertService:
+    """What people do with alerts; a resolution is a review verdict, applied by the review service."""
 
+    def __init__(self, engine: Engine, review: ReviewService | None) -> None:
+        self.engine = engine
+        self.review = review
 
-async def detail(studio: Any, alert_id: str) -> dict[str, Any]:
-    row = await asyncio.to_thread(alerts.detail, studio.engine, alert_id)
-    if row is None:
-        raise NotFound(f"no alert {alert_id!r}")
-    out = view(row)
-    out["decisions"] = row["decisions"]
-    out["comments"] = row["comments"]
-    if studio.review is not None and studio.review.graph is not None:
-        out["review"]["thread"] = await studio.review.thread(alert_id)
-    return out
+    async def listing(self, *, limit: int, cursor: str | None, since: datetime | None = None,
+                      until: datetime | None = None, **filters: Any) -> dict[str, Any]:
+        if filters.get("state") is not None and filters["state"] not in alerts.STATES:
+            raise ValidationFailed(f"state must be one of {list(alerts.STATES)}")
+        rows = await asyncio.to_thread(alerts.listing, self.engine, before_id=cursor, limit=limit,
+                                       since=utc_iso(since), until=utc_iso(until), **filters)
+        return {"alerts": [view(r) for r in rows], "count": len(rows),
+                "next_cursor": rows[-1]["id"] if len(rows) == max(1, min(limit, alerts.MAX_LIMIT)) else None}
 
+    async def detail(self, alert_id: str) -> dict[str, Any]:
+        row = await asyncio.to_thread(alerts.detail, self.engine, alert_id)
+        if row is None:
+            raise NotFound(f"no alert {alert_id!r}")
+        out = view(row)
+        out["decisions"] = row["decisions"]
+        out["comments"] = row["comments"]
+        if self.review is not None and self.review.graph is not None:
+            out["review"]["thread"] = await self.review.thread(alert_id)
+        return out
 
-async def acknowledge(studio: Any, alert_id: str, *, actor: str) -> dict[str, Any]:
-    return view(await _run(alert_ops.acknowledge, studio.engine, alert_id, actor=actor))
+    async def acknowledge(self, alert_id: str, *, actor: str) -> dict[str, Any]:
+        return view(await _run(alert_ops.acknowledge, self.engine, alert_id, actor=actor))
 
+    async def assign(self, alert_id: str, *, assignee: str | None, actor: str) -> dict[str, Any]:
+        return view(await _run(alert_ops.assign, self.engine, alert_id, assignee=assignee, actor=actor))
 
-async def assign(studio: Any, alert_id: str, *, assignee: str | None, actor: str) -> dict[str, Any]:
-    return view(await _run(alert_ops.assign, studio.engine, alert_id, assignee=assignee, actor=actor))
+    async def snooze(self, alert_id: str, *, until: datetime, actor: str, reason: str) -> dict[str, Any]:
+        when = until if until.tzinfo else until.replace(tzinfo=UTC)
+        if when <= datetime.now(UTC):
+            raise ValidationFailed("`until` must be in the future")
+        return view(await _run(alert_ops.snooze, self.engine, alert_id, until=iso(when), actor=actor, reason=reason))
 
+    async def comment(self, alert_id: str, *, body: str, actor: str) -> dict[str, Any]:
+        return await _run(alert_ops.add_comment, self.engine, alert_id, body=body, actor=actor)
 
-async def snooze(studio: Any, alert_id: str, *, until: datetime, actor: str, reason: str) -> dict[str, Any]:
-    when = until if until.tzinfo else until.replace(tzinfo=UTC)
-    if when <= datetime.now(UTC):
-        raise ValidationFailed("`until` must be in the future")
-    return view(await _run(alert_ops.snooze, studio.engine, alert_id, until=iso(when), actor=actor, reason=reason))
-
-
-async def comment(studio: Any, alert_id: str, *, body: str, actor: str) -> dict[str, Any]:
-    return await _run(alert_ops.add_comment, studio.engine, alert_id, body=body, actor=actor)
-
-
-async def resolve(studio: Any, alert_id: str, *, resolution: str, note: str, actor: str,
-                  duplicate_of: str | None = None) -> dict[str, Any]:
-    """Resolution = a review verdict: applied by the alert's review graph (labels, rewards, audit)."""
-    if resolution == "duplicate" and not duplicate_of:
-        raise ValidationFailed("a duplicate needs `duplicate_of`: the alert it duplicates")
-    return await studio.review.review(alert_id, verdict=resolution, note=note, actor=actor, duplicate_of=duplicate_of)
+    async def resolve(self, alert_id: str, *, resolution: str, note: str, actor: str,
+                      duplicate_of: str | None = None) -> dict[str, Any]:
+        """Resolution = a review verdict: applied by the alert's review graph (labels, rewards, audit)."""
+        if resolution == "duplicate" and not duplicate_of:
+            raise ValidationFailed("a duplicate needs `duplicate_of`: the alert it duplicates")
+        if self.review is None:
+            raise ServiceUnavailable("alert review is not running in this process")
+        return await self.review.review(alert_id, verdict=resolution, note=note, actor=actor,
+                                        duplicate_of=duplicate_of)

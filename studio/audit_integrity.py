@@ -101,18 +101,18 @@ def verify(settings: Settings, engine: Engine, expect_head: tuple[int, str] | st
     return verify_all(engine, signer=signer(settings), head_file=head_file(settings, engine), expect_head=expected)
 
 
-async def run(studio: Any, interval_s: float) -> None:
+async def run(settings: Settings, engine: Engine, interval_s: float) -> None:
     """Checkpoint the head at start and every interval_s while the server runs (stop() writes the last one)."""
     while True:
         try:
-            await asyncio.to_thread(checkpoint, studio.settings, studio.engine, "periodic")
+            await asyncio.to_thread(checkpoint, settings, engine, "periodic")
         except Exception:  # retried next tick; verify still proves order, and the next checkpoint catches up
             log.exception("audit checkpoint failed")
         await asyncio.sleep(interval_s)
 
 
-def checkpoint_on_shutdown(studio: Any) -> None:
+def checkpoint_on_shutdown(settings: Settings, engine: Engine) -> None:
     try:
-        checkpoint(studio.settings, studio.engine, "shutdown")
+        checkpoint(settings, engine, "shutdown")
     except Exception:
         log.exception("audit checkpoint on shutdown failed")

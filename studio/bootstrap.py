@@ -1,4 +1,7 @@
-"""The composition root: builds the engine, registry, profiles, models, tools, graphs and runner, once."""
+"""The composition root: builds the engine, registry, profiles, models, tools, graphs, runner and services, once.
+
+Each service gets the collaborators it uses (never the Studio); the routes reach one service each through the
+aliases in api/deps.py."""
 
 from __future__ import annotations
 
@@ -9,26 +12,46 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine
 
 from core.profiles import Profile, load_profiles
 from core.settings import Settings
-from graph.context import DecisionContext, ProfileRuntime, RouterRuntime
+from graph.context import DecisionContext, ProfileRuntime
 from graph.decision import build_decision_graph
 from graph.runner import DecisionRunner
-from graph.streams import StreamManager
-from models.bundle import load_bundle
 from models.registry import ModelRegistry
-from models.router import RouterState
 from policies.rules import RulePack, load_rule_pack
 from store.decisions import DecisionWriter
 from store.engine import init_db, make_engine
 from store.lookups import Lookups
-from store.streams import StreamRepository
+from studio.alerts import AlertService
+from studio.audit_log import AuditLog
+from studio.decision_replay import DecisionReplay
+from studio.decisions import DecisionService
+from studio.feedback import FeedbackService
 from studio.forecasts import Forecasts
+from studio.health import Health
+from studio.keys import KeyService
 from studio.metrics import Metrics
+from studio.model_admin import ModelAdmin
+from studio.runtimes import build_runtime
+from studio.streams import StreamService
+from studio.watchlists import WatchlistService
+from studio.webhook_subscriptions import WebhookSubscriptions
+
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+    from threadpoolctl import threadpool_limits
+
+    from graph.state import DecisionState
+    from store.wal_checkpoint import WalCheckpointer
+    from studio.chat import ChatService
+    from studio.overseer import Overseer
+    from studio.review import ReviewService
+    from studio.workers import WorkerPool
+    from tools.base import StudioTool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +59,9 @@ T = TypeVar("T")
 
 @dataclass
 class Studio:
+    """Everything the process serves with. The services that need no running decision loop exist from the start
+    (the CLI uses them); the runner, the overseer and what depends on them are added by build_studio."""
+
     settings: Settings
     engine: Engine
     registry: ModelRegistry
@@ -47,18 +73,42 @@ class Studio:
     executor: ThreadPoolExecutor | None = None
     write_executor: ThreadPoolExecutor | None = None  # the one thread that writes decision batches
     fit_executor: Executor | None = None
-    graph: Any = None
+    graph: CompiledStateGraph[DecisionState, DecisionContext, DecisionState, DecisionState] | None = None
     runner: DecisionRunner | None = None
-    forecasts: Forecasts | None = None  # studio/forecasts.py: set once the Studio exists (it needs between_batches)
+    overseer: Overseer | None = None  # LLM provider, prompts, explanation jobs
+    workers: WorkerPool | None = None  # in-process explanation and webhook workers
+    review: ReviewService | None = None  # alert review threads (checkpointed) and their triager
+    chat: ChatService | None = None  # incident chat threads (checkpointed) over read-only tools
+    decisions: DecisionService | None = None
+    alerts: AlertService | None = None
+    health: Health | None = None
+    wal: WalCheckpointer | None = None  # SQLite: WAL checkpoints off the commit path
     background: list[asyncio.Task[None]] = field(default_factory=list)
-    overseer: Any = None  # studio.overseer.Overseer: LLM provider, prompts, explanation jobs
-    workers: Any = None  # studio.workers.WorkerPool (in-process explanation and webhook workers)
-    review: Any = None  # studio.review.ReviewService: alert review threads (checkpointed) and their triager
-    chat: Any = None  # studio.chat.ChatService: incident chat threads (checkpointed) over read-only tools
-    wal: Any = None  # store.wal_checkpoint.WalCheckpointer (SQLite): WAL checkpoints off the commit path
     gc_before: tuple[int, int, int] | None = None  # the GC thresholds start() replaced; stop() puts them back
-    blas_limits: Any = None  # threadpoolctl's limits start() set; stop() restores the libraries' own
+    blas_limits: threadpool_limits | None = None  # threadpoolctl's limits start() set; stop() restores them
     started_at: float = field(default_factory=time.time)
+    # the services every process has (built in __post_init__ from the fields above)
+    audit: AuditLog = field(init=False)
+    keys: KeyService = field(init=False)
+    feedback: FeedbackService = field(init=False)
+    forecasts: Forecasts = field(init=False)
+    models: ModelAdmin = field(init=False)
+    streams: StreamService = field(init=False)
+    watchlists: WatchlistService = field(init=False)
+    webhooks: WebhookSubscriptions = field(init=False)
+    replayer: DecisionReplay = field(init=False)
+
+    def __post_init__(self) -> None:
+        s, e = self.settings, self.engine
+        self.audit = AuditLog(s, e)
+        self.keys = KeyService(e, s.key_cache_s)
+        self.feedback = FeedbackService(e, self.profiles, self.runtimes)
+        self.forecasts = Forecasts(self.runtimes, self.between_batches, profiles=self.profiles)
+        self.models = ModelAdmin(e, self.registry, self.profiles, self.runtimes, self.between_batches)
+        self.streams = StreamService(self.profiles, self.runtimes, self.between_batches)
+        self.watchlists = WatchlistService(e, self.profiles, self.lookups)
+        self.webhooks = WebhookSubscriptions(e, env=s.env)
+        self.replayer = DecisionReplay(e, self.registry, self.profiles, self.packs, self.runtimes)
 
     async def between_batches(self, fn: Callable[[], T]) -> T:
         """Run fn on the decision loop between batches (stream states and bundles change only there)."""
@@ -78,15 +128,14 @@ class Studio:
 
 
 def open_base(settings: Settings, metrics: Metrics | None = None) -> Studio:
-    """Engine (schema ensured), registry, profiles and rule packs: enough for the CLI's train command."""
+    """Engine (schema ensured), registry, profiles, rule packs and the services that need no decision loop:
+    enough for the CLI."""
     engine = make_engine(settings.database_url)
     init_db(engine)
     profiles = load_profiles(settings.profiles_dir)
     packs = {name: load_rule_pack(settings.rules_dir, p.rules) for name, p in profiles.items()}
-    studio = Studio(settings=settings, engine=engine, registry=ModelRegistry(settings.models_path, engine),
-                    profiles=profiles, packs=packs, lookups=Lookups(engine), metrics=metrics or Metrics())
-    studio.forecasts = Forecasts(studio.runtimes, studio.between_batches)
-    return studio
+    return Studio(settings=settings, engine=engine, registry=ModelRegistry(settings.models_path, engine),
+                  profiles=profiles, packs=packs, lookups=Lookups(engine), metrics=metrics or Metrics())
 
 
 def untrained_profiles(studio: Studio) -> list[str]:
@@ -105,39 +154,6 @@ def train_missing(studio: Studio, *, progress: bool = True) -> list[str]:
     return todo
 
 
-def load_router(studio: Studio, profile: Profile) -> RouterRuntime:
-    """The latest learned state (from feedback) if it grew from the active warm-started artifact, else that
-    artifact, else a fresh router."""
-    from store.router_repo import latest_state
-
-    version = studio.registry.active(profile.name).get("router")
-    learned = latest_state(studio.engine, profile.name)
-    if learned is not None and learned["state"].get("base") == version:
-        return RouterRuntime(state=RouterState.from_json(learned["state"]), version=f"r{learned['version']}")
-    if version is not None:
-        state = studio.registry.load(profile.name, "router", version)
-        state.base = version
-        return RouterRuntime(state=state, version=version)
-    arms = list(profile.router.arms)
-    return RouterRuntime(state=RouterState(arms, alpha=profile.router.alpha, epsilon=profile.router.epsilon),
-                         version="untrained")
-
-
-def build_runtime(studio: Studio, profile: Profile, *, streams: StreamManager | None = None) -> ProfileRuntime:
-    bundle = load_bundle(profile, studio.registry)
-    for name, why in bundle.failures.items():
-        log.warning("profile %s: model %s not serving: %s", profile.name, name, why)
-    if streams is None and profile.is_stream:
-        streams = StreamManager(profile, StreamRepository(studio.engine), refit_every=studio.settings.stream_refit_every,
-                                executor=studio.fit_executor)
-    rt = ProfileRuntime(profile=profile, pack=studio.packs[profile.name], bundle=bundle,
-                        router=load_router(studio, profile), streams=streams)
-    from tools.registry import profile_tools
-
-    rt.tools = profile_tools(rt, studio.lookups, studio.engine)
-    return rt
-
-
 def build_studio(settings: Settings, *, train: bool | None = None, progress: bool = True,
                  metrics: Metrics | None = None) -> Studio:
     """Everything the API and the CLI need; trains missing profiles first when asked (default: settings)."""
@@ -153,22 +169,40 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     else:
         studio.fit_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-fit")
     for name, profile in studio.profiles.items():
-        studio.runtimes[name] = build_runtime(studio, profile)
+        studio.runtimes[name] = build_runtime(profile, studio.packs[name], engine=studio.engine,
+                                              registry=studio.registry, lookups=studio.lookups,
+                                              refit_every=settings.stream_refit_every,
+                                              fit_executor=studio.fit_executor)
     studio.graph = build_decision_graph()
-    from studio.overseer import Overseer
-
-    studio.overseer = Overseer(settings, studio.engine, studio.profiles, studio.metrics)
-    from studio.review import ReviewService
-
-    studio.review = ReviewService(studio)
-    from studio.chat import ChatService
-
-    studio.chat = ChatService(studio)
-    studio.runner = DecisionRunner(
-        studio.graph, studio.runtimes, studio.context, max_size=settings.batch_max_size,
-        max_wait_s=settings.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch,
-        threaded=settings.decision_thread)
+    build_services(studio)
     return studio
+
+
+def build_services(studio: Studio) -> None:
+    """The overseer, review, chat, decision, alert and health services (they need the runtimes and the graph)."""
+    from studio.chat import ChatService
+    from studio.overseer import Overseer
+    from studio.review import ReviewService
+    from tools.chat_tools import chat_tools
+
+    s, engine = studio.settings, studio.engine
+    overseer = studio.overseer = Overseer(s, engine, studio.profiles, studio.metrics)
+    studio.review = ReviewService(s, engine, studio.profiles, studio.metrics, studio.feedback)
+    runtimes = studio.runtimes
+
+    def model_tool(profile: str, model: str) -> StudioTool | None:
+        rt = runtimes.get(profile)
+        return rt.tools.get(f"{profile}_{model}") if rt is not None and rt.tools is not None else None
+
+    tools = chat_tools(engine, forecast=studio.forecasts.of_named_stream, model_tool=model_tool)
+    studio.chat = ChatService(s, engine, list(studio.profiles), tools, provider=lambda: overseer.provider)
+    studio.runner = DecisionRunner(
+        studio.graph, runtimes, studio.context, max_size=s.batch_max_size,
+        max_wait_s=s.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch, threaded=s.decision_thread)
+    studio.decisions = DecisionService(engine, studio.runner, studio.replayer, overseer)
+    studio.alerts = AlertService(engine, studio.review)
+    studio.health = Health(s, engine, studio.metrics, runtimes, started_at=studio.started_at, overseer=overseer,
+                           runner=studio.runner)
 
 
 async def start(studio: Studio) -> None:
@@ -182,6 +216,7 @@ async def start(studio: Studio) -> None:
     assert studio.runner is not None
     await studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
+    from graph.state import DecisionState
     from store.wal_checkpoint import WalCheckpointer
 
     studio.wal = WalCheckpointer(studio.engine)
@@ -198,13 +233,14 @@ async def start(studio: Studio) -> None:
     if studio.settings.maintenance_interval_s > 0:
         from studio import maintenance
 
-        studio.background.append(asyncio.create_task(maintenance.run(studio, studio.settings.maintenance_interval_s)))
+        studio.background.append(asyncio.create_task(maintenance.run(
+            studio.engine, studio.runtimes, studio.lookups, studio.settings.maintenance_interval_s)))
     from studio import audit_integrity
 
     audit_integrity.signer(studio.settings)  # the checkpoint key: created now, or a bad STUDIO_AUDIT_KEY fails here
     if studio.settings.audit_checkpoint_interval_s > 0:
         studio.background.append(asyncio.create_task(
-            audit_integrity.run(studio, studio.settings.audit_checkpoint_interval_s)))
+            audit_integrity.run(studio.settings, studio.engine, studio.settings.audit_checkpoint_interval_s)))
     gc.collect()
     gc.freeze()  # long-lived objects out of the collector's way: fewer, shorter pauses
     if studio.settings.gc_young_threshold:
@@ -228,7 +264,7 @@ async def stop(studio: Studio) -> None:
             ex.shutdown(wait=True, cancel_futures=True)
     from studio.audit_integrity import checkpoint_on_shutdown
 
-    await asyncio.to_thread(checkpoint_on_shutdown, studio)  # signs the head after the last batch committed
+    await asyncio.to_thread(checkpoint_on_shutdown, studio.settings, studio.engine)  # signs the head after the last batch committed
     if studio.wal is not None:
         studio.wal.stop()
     if studio.gc_before is not None:

@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from core.errors import NotFound, ValidationFailed
+from core.settings import Settings
 from graph.chat import INTERNAL, ChatContext, build_chat_graph
 from policies.chat_checks import cited
 from prompts import load_prompt, parse_pins
@@ -22,27 +23,30 @@ from store.chat_queries import known_streams, stream_days
 from store.engine import write_tx
 from store.ids import new_id
 from store.tables import AlertRow, AuditEventRow, DecisionRow, FeedbackRow, WatchlistEntryRow
-from tools.chat_tools import chat_tools
+from studio.checkpointer import open_checkpointer
+from studio.llm import LlmProvider
+from tools.base import StudioTool
 
 REFUSED = ("refused", "unknown_tool")  # a statement the guard refused; a tool that does not exist
 _ID_TABLES = {"dec": DecisionRow, "alr": AlertRow, "fbk": FeedbackRow, "wl": WatchlistEntryRow}
 
 
 class ChatService:
-    def __init__(self, studio: Any) -> None:
-        self.studio = studio
-        pins = parse_pins(studio.settings.prompt_versions)
-        self.prompt = load_prompt("chat", pins.get("chat"), studio.settings.prompts_dir)
-        self.tools = {t.name: t for t in chat_tools(studio)}
+    def __init__(self, settings: Settings, engine: Engine, profiles: list[str], tools: list[StudioTool], *,
+                 provider: Callable[[], LlmProvider | None] | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.profiles = sorted(profiles)
+        self._provider = provider
+        pins = parse_pins(settings.prompt_versions)
+        self.prompt = load_prompt("chat", pins.get("chat"), settings.prompts_dir)
+        self.tools = {t.name: t for t in tools}
         self._stack = contextlib.AsyncExitStack()
         self.graph: Any = None
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def start(self) -> None:
-        from studio.review import open_checkpointer
-
-        settings = self.studio.settings.model_copy(
-            update={"review_checkpoint_path": self.studio.settings.var_dir / "chat.db"})
+        settings = self.settings.model_copy(update={"review_checkpoint_path": self.settings.var_dir / "chat.db"})
         saver = await self._stack.enter_async_context(open_checkpointer(settings))
         self.graph = build_chat_graph(saver)
 
@@ -50,13 +54,12 @@ class ChatService:
         await self._stack.aclose()
 
     @property
-    def provider(self) -> Any:
-        ov = self.studio.overseer
-        return ov.provider if ov is not None else None
+    def provider(self) -> LlmProvider | None:
+        return self._provider() if self._provider is not None else None
 
     # -- look-ups the graph needs -------------------------------------------------------------------------------
     def exists(self, ident: str) -> bool:
-        engine = self.studio.engine
+        engine = self.engine
         value: int | str
         if ident.startswith("audit#"):
             table, col, value = AuditEventRow.__table__, "seq", int(ident[6:])  # type: ignore[attr-defined]
@@ -69,12 +72,12 @@ class ChatService:
             return conn.execute(select(table.c[col]).where(table.c[col] == value)).first() is not None
 
     async def streams(self) -> list[tuple[str, str]]:
-        return await asyncio.to_thread(known_streams, self.studio.engine)
+        return await asyncio.to_thread(known_streams, self.engine)
 
     async def stream_years(self, profile: str, stream: str) -> list[int]:
         from datetime import UTC, datetime
 
-        lo, hi = await asyncio.to_thread(stream_days, self.studio.engine, profile, stream)
+        lo, hi = await asyncio.to_thread(stream_days, self.engine, profile, stream)
         if lo is None or hi is None:
             return []
         return list(range(datetime.fromtimestamp(lo, UTC).year, datetime.fromtimestamp(hi, UTC).year + 1))
@@ -89,11 +92,11 @@ class ChatService:
         if not message:
             raise ValidationFailed("message is empty")
         thread_id = thread_id or new_id("thr")
-        owner = await asyncio.to_thread(chat_threads.claim, self.studio.engine, thread_id, actor)
+        owner = await asyncio.to_thread(chat_threads.claim, self.engine, thread_id, actor)
         if owner != actor and not see_all:
             raise NotFound(f"no chat thread {thread_id!r}")
         ctx = ChatContext(tools=self.tools, provider=self.provider, prompt=self.prompt,
-                          profiles=sorted(self.studio.profiles), exists=self.exists, streams=self.streams,
+                          profiles=self.profiles, exists=self.exists, streams=self.streams,
                           stream_years=self.stream_years, on_token=on_token, on_event=on_event)
         lock = self._locks.get(thread_id)
         if lock is None:
@@ -119,18 +122,18 @@ class ChatService:
             "question_sha256": hashlib.sha256(message.encode()).hexdigest(), "mode": result["mode"],
             "citations": result["citations"], "checks": result["checks"], "fallback": result["fallback"],
             "tool_calls": len(result["tool_calls"])}))
-        with write_tx(self.studio.engine) as conn:
+        with write_tx(self.engine) as conn:
             append(conn, records)
 
     async def check_access(self, thread_id: str | None, *, actor: str, see_all: bool = False) -> None:
         """NotFound when the thread exists and belongs to another key (checked before a stream starts)."""
         if thread_id and not see_all:
-            owner = await asyncio.to_thread(chat_threads.owner_of, self.studio.engine, thread_id)
+            owner = await asyncio.to_thread(chat_threads.owner_of, self.engine, thread_id)
             if owner is not None and owner != actor:
                 raise NotFound(f"no chat thread {thread_id!r}")
 
     async def history(self, thread_id: str, *, actor: str, see_all: bool = False) -> dict[str, Any]:
-        owner = await asyncio.to_thread(chat_threads.owner_of, self.studio.engine, thread_id)
+        owner = await asyncio.to_thread(chat_threads.owner_of, self.engine, thread_id)
         if owner is None or (owner != actor and not see_all):
             raise NotFound(f"no chat thread {thread_id!r}")
         snap = await self.graph.aget_state(_config(thread_id))

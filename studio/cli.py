@@ -115,9 +115,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     studio = _base()
     if args.action == "list":
-        from studio import model_admin
-
-        for r in model_admin.listing(studio, args.profile):
+        for r in studio.models.listing(args.profile):
             flag = "*" if r["active"] else " "
             print(f"{flag} {r['profile']:7s} {r['model']:16s} {r['version']:5s} {r['created_at']}  "
                   f"{json.dumps({k: v for k, v in r['metrics'].items() if not isinstance(v, dict)})[:90]}")

@@ -20,7 +20,8 @@ from graph.context import DecisionContext, ProfileRuntime, RouterRuntime
 from graph.streams import StreamManager
 from models.bundle import load_bundle
 from models.datasets import read_timestamps
-from studio.bootstrap import Studio, load_router
+from studio.bootstrap import Studio
+from studio.runtimes import load_router
 
 BATCH = 256
 
@@ -45,7 +46,7 @@ def replay_runtime(studio: Studio, profile: Profile, probation: int) -> ProfileR
     if profile.is_stream:
         streams = StreamManager(profile, None, refit_every=studio.settings.stream_refit_every, executor=None,
                                 warmup=probation)
-    live = load_router(studio, profile)
+    live = load_router(studio.engine, studio.registry, profile)
     router = RouterRuntime(state=live.state, version=live.version, rng=np.random.default_rng(0))
     return ProfileRuntime(profile=profile, pack=studio.packs[profile.name], bundle=load_bundle(profile, studio.registry),
                           router=router, streams=streams)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine
 
 from core.errors import Conflict, NotFound
+from core.profiles import Profile
 from graph.calibrate import rank_causally
+from graph.context import ProfileRuntime
 from graph.nodes.alarm import alarm_flags
 from graph.nodes.combine import combine_rows
 from graph.nodes.govern import govern_rows
@@ -18,24 +22,40 @@ from graph.nodes.route import available_arms, contexts
 from graph.table import ScoreTable
 from models.base import ScoringBatch
 from models.bundle import ModelBundle, load_bundle
+from models.registry import ModelRegistry
 from models.stream_state import StreamFit, StreamState
+from policies.rules import RulePack
 from policies.slm.policy import evaluate_rules
 from store.decisions import decisions_of_batch, get_decision
 from store.replay_inputs import batch_states, fit_version
-from studio.bootstrap import Studio
 from tools.models import run_model
 
 _BUNDLES: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], ModelBundle] = OrderedDict()
 TOLERANCE = 1e-9
 
 
-def _bundle(studio: Studio, profile: Any, versions: dict[str, str]) -> ModelBundle:
-    live = studio.runtimes[profile.name].bundle
+@dataclass
+class DecisionReplay:
+    """What a replay reads: stored decisions and stream fits, the registry's versions, the live bundles."""
+
+    engine: Engine
+    registry: ModelRegistry
+    profiles: dict[str, Profile]
+    packs: dict[str, RulePack]
+    runtimes: dict[str, ProfileRuntime]
+
+    async def replay(self, decision_id: str) -> dict[str, Any]:
+        """Recompute decision_id with the versions it used (must reproduce it) and with today's active versions."""
+        return await asyncio.to_thread(_replay, self, decision_id)
+
+
+def _bundle(src: DecisionReplay, profile: Profile, versions: dict[str, str]) -> ModelBundle:
+    live = src.runtimes[profile.name].bundle
     if live.versions == versions:
         return live
     key = (profile.name, tuple(sorted(versions.items())))
     if key not in _BUNDLES:
-        bundle = load_bundle(profile, studio.registry, overrides=versions)
+        bundle = load_bundle(profile, src.registry, overrides=versions)
         missing = {n: v for n, v in versions.items() if bundle.versions.get(n) != v}
         if missing:
             raise Conflict("the versions this decision used can no longer be loaded", details=bundle.failures)
@@ -45,20 +65,21 @@ def _bundle(studio: Studio, profile: Any, versions: dict[str, str]) -> ModelBund
     return _BUNDLES[key]
 
 
-def _scoring_batch(studio: Studio, profile: Any, rows: list[dict[str, Any]]) -> ScoringBatch:
+def _scoring_batch(src: DecisionReplay, profile: Profile, rows: list[dict[str, Any]]) -> ScoringBatch:
     ins = [d["replay"] for d in rows]
     X = np.array([r["X"] for r in ins], dtype=float)
     if not profile.is_stream:
         return ScoringBatch(X=X, feature_names=[f.name for f in profile.fields])
     spec = profile.features
+    assert spec is not None  # a stream profile has its feature spec
     streams = [d["stream"] for d in rows]
-    pre = batch_states(studio.engine, rows[0]["batch_id"])
+    pre = batch_states(src.engine, rows[0]["batch_id"])
     states: dict[str, StreamState] = {}
     for s in dict.fromkeys(streams):
         st = StreamState(profile.name, s, spec)
         version = pre.get(s, {}).get("fit_version")
         if version is not None:
-            fit = fit_version(studio.engine, profile.name, s, version)
+            fit = fit_version(src.engine, profile.name, s, version)
             if fit is None:
                 raise Conflict(f"stream fit {s}@{version} is missing")
             st.fit = StreamFit.from_json(fit)
@@ -75,15 +96,15 @@ def _scoring_batch(studio: Studio, profile: Any, rows: list[dict[str, Any]]) -> 
                         win_mean=col("wm"), win_std=col("ws"), seen=col("seen"), min_seen=spec.window + 1)
 
 
-def _recompute(studio: Studio, profile: Any, rows: list[dict[str, Any]], bundle: ModelBundle,
+def _recompute(src: DecisionReplay, profile: Profile, rows: list[dict[str, Any]], bundle: ModelBundle,
                arms: list[str] | None) -> list[dict[str, Any]]:
     """The graph's fan_out -> route -> combine -> govern on stored inputs (arms given: the logged ones)."""
-    batch = _scoring_batch(studio, profile, rows)
+    batch = _scoring_batch(src, profile, rows)
     outputs = {name: run_model(model, bundle.version_of(name), batch) for name, model in bundle.models.items()}
-    if profile.is_stream and profile.features.calibration == "causal":
+    if profile.features is not None and profile.features.calibration == "causal":
         rank_causally(outputs, batch, bundle)
     table = ScoreTable.build(outputs, len(rows))
-    pack = studio.packs[profile.name]
+    pack = src.packs[profile.name]
     quantities = [d["replay"]["q"] for d in rows]
     fired = []
     for d, q in zip(rows, quantities, strict=True):
@@ -94,7 +115,7 @@ def _recompute(studio: Studio, profile: Any, rows: list[dict[str, Any]], bundle:
         fired.append(evaluate_rules(pack, {**ctx, **fields, **q, "watchlisted": watch, "stream": d["stream"],
                                            "profile": profile.name})[0])
     if arms is None:
-        rt = studio.runtimes[profile.name]
+        rt = src.runtimes[profile.name]
         X = contexts(rt, batch, table)
         avail = available_arms(profile, rt.router.state.arms, bundle, table)
         with rt.router.lock:
@@ -135,18 +156,18 @@ def _same(x: Any, y: Any) -> bool:
     return bool(x == y)
 
 
-def _replay(studio: Studio, decision_id: str) -> dict[str, Any]:
-    d = get_decision(studio.engine, decision_id)
+def _replay(src: DecisionReplay, decision_id: str) -> dict[str, Any]:
+    d = get_decision(src.engine, decision_id)
     if d is None:
         raise NotFound(f"no decision {decision_id!r}")
     if not d.get("replay"):
         raise Conflict("this decision predates replay inputs; it cannot be recomputed")
-    profile = studio.profiles[d["profile"]]
-    rows = decisions_of_batch(studio.engine, d["batch_id"])
+    profile = src.profiles[d["profile"]]
+    rows = decisions_of_batch(src.engine, d["batch_id"])
     i = next(k for k, r in enumerate(rows) if r["id"] == decision_id)
-    original = _recompute(studio, profile, rows, _bundle(studio, profile, d["model_versions"]),
+    original = _recompute(src, profile, rows, _bundle(src, profile, d["model_versions"]),
                           [r["router"]["arm"] for r in rows])[i]
-    current = _recompute(studio, profile, rows, studio.runtimes[profile.name].bundle, None)[i]
+    current = _recompute(src, profile, rows, src.runtimes[profile.name].bundle, None)[i]
     stored = {"score": d["score"], "severity": d["severity"], "action": d["action"], "label": d["label"],
               "arm": d["router"]["arm"], "disagreement": d["disagreement"], "rules": [r["rule"] for r in d["rules"]],
               "models": {m["name"]: m["score"] for m in d["models"]},
@@ -155,8 +176,3 @@ def _replay(studio: Studio, decision_id: str) -> dict[str, Any]:
     return {"decision_id": decision_id, "batch_id": d["batch_id"], "batch_size": len(rows), "stored": stored,
             "original": original, "current": current, "matches_original": not mismatch,
             "original_vs_stored": mismatch, "diff": _compare(original, current)}
-
-
-async def replay_decision(studio: Studio, decision_id: str) -> dict[str, Any]:
-    """Recompute decision_id with the versions it used (must reproduce it) and with today's active versions."""
-    return await asyncio.to_thread(_replay, studio, decision_id)

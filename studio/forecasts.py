@@ -12,7 +12,7 @@ import numpy as np
 
 from core.errors import ValidationFailed
 from core.events import check_physical_limits
-from core.profiles import Profile
+from core.profiles import Profile, get_profile
 from graph.context import ProfileRuntime
 from models.bundle import ModelBundle
 from models.forecasting import ForecastService, History, history_from_points, history_from_stream
@@ -38,10 +38,31 @@ class Forecasts:
 
     def __init__(self, runtimes: dict[str, ProfileRuntime],
                  between_batches: Callable[[Callable[[], History]], Awaitable[History]],
-                 service: ForecastService | None = None) -> None:
+                 service: ForecastService | None = None, *, profiles: dict[str, Profile] | None = None) -> None:
         self.runtimes = runtimes
+        self.profiles = profiles if profiles is not None else {}
         self.between_batches = between_batches
         self.service = service or ForecastService()
+
+    async def forecast(self, profile_name: str, *, stream: str | None, horizon: int, models: list[str] | None = None,
+                       points: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+        """POST /v1/forecasts: of the given points (timestamps, values) if any, else of the stream's window."""
+        profile = get_profile(self.profiles, profile_name)
+        if points is not None:
+            out = await self.of_points(profile, points[0], points[1], horizon, models)
+        else:
+            if not stream and profile.is_stream:
+                raise ValidationFailed("give `stream` or `history`")
+            out = await self.of_stream(profile, stream or "", horizon, models)
+        out["stream"] = stream
+        return out
+
+    async def of_named_stream(self, profile: str, stream: str, horizon: int) -> dict[str, Any] | None:
+        """The chat's forecast_stream tool: None when the profile is not served here or has no streams."""
+        rt = self.runtimes.get(profile)
+        if rt is None or rt.streams is None:
+            return None
+        return await self.of_stream(rt.profile, stream, horizon)
 
     def _runtime(self, profile: Profile) -> ProfileRuntime:
         if not profile.is_stream:

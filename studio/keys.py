@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -17,6 +18,8 @@ from sqlalchemy import Engine
 
 from core.errors import NotFound, ValidationFailed
 from store import keys as key_store
+from store.audit import AuditRecord, append
+from store.engine import write_tx
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +151,45 @@ class KeyStore:
 
     def forget(self) -> None:
         self._cache.clear()
+
+
+class KeyService:
+    """API keys for the routes and the auth gate: list, create, revoke (the cache forgets at once), authenticate,
+    and audit a refused request."""
+
+    def __init__(self, engine: Engine, cache_s: float = 5.0) -> None:
+        self.engine = engine
+        self.store = KeyStore(engine, cache_s)
+
+    async def listing(self, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(key_store.listing, self.engine, include_revoked=include_revoked)
+
+    async def create(self, *, role: str, name: str, actor: str, rate_per_s: float | None = None,
+                     burst: int | None = None) -> tuple[str, dict[str, Any]]:
+        """(the key, its row): the key exists only in this answer, only its sha256 is stored."""
+        return await asyncio.to_thread(create_key, self.engine, role=role, name=name, actor=actor,
+                                       rate_per_s=rate_per_s, burst=burst)
+
+    async def revoke(self, key_id: str, *, actor: str, reason: str = "") -> dict[str, Any]:
+        row = await asyncio.to_thread(revoke_key, self.engine, key_id, actor=actor, reason=reason)
+        self.store.forget()  # refused at once in this process; other replicas within STUDIO_KEY_CACHE_S
+        return row
+
+    async def authenticate(self, key: str) -> Principal | None:
+        cached, principal = self.store.peek(key)
+        if cached:
+            return principal
+        return await asyncio.to_thread(self.store.lookup, key)
+
+    async def audit_denied(self, actor: str, route: str, payload: dict[str, Any]) -> None:
+        """An `access.denied` audit event (the refusal stands even if it cannot be written)."""
+        record = AuditRecord(actor, "access.denied", "route", route, payload)
+
+        def write() -> None:
+            with write_tx(self.engine) as conn:
+                append(conn, [record])
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:
+            log.exception("could not audit a denied request")

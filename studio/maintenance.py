@@ -5,21 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
+from sqlalchemy import Engine
+
+from graph.context import ProfileRuntime
+from models.router import RouterState
 from store.baselines import refresh_from_decisions
+from store.lookups import Lookups
 from store.router_repo import latest_state
 
 log = logging.getLogger(__name__)
 
 
-def sync_routers(studio: Any) -> list[str]:
+def sync_routers(engine: Engine, runtimes: dict[str, ProfileRuntime]) -> list[str]:
     """Another replica may have learned from feedback: load newer router states of the same lineage."""
-    from models.router import RouterState
-
     changed = []
-    for name, rt in studio.runtimes.items():
-        row = latest_state(studio.engine, name)
+    for name, rt in runtimes.items():
+        row = latest_state(engine, name)
         if row is None or row["state"].get("base") != rt.router.state.base:
             continue
         if f"r{row['version']}" != rt.router.version and (not rt.router.version.startswith("r") or
@@ -31,11 +33,11 @@ def sync_routers(studio: Any) -> list[str]:
     return changed
 
 
-async def run(studio: Any, interval_s: float) -> None:
+async def run(engine: Engine, runtimes: dict[str, ProfileRuntime], lookups: Lookups, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         with contextlib.suppress(Exception):
-            n = await asyncio.to_thread(refresh_from_decisions, studio.engine)
-            changed = await asyncio.to_thread(sync_routers, studio)
-            studio.lookups.invalidate()
+            n = await asyncio.to_thread(refresh_from_decisions, engine)
+            changed = await asyncio.to_thread(sync_routers, engine, runtimes)
+            lookups.invalidate()
             log.debug("maintenance: %d baselines refreshed, routers synced: %s", n, changed)

@@ -146,12 +146,14 @@ class Overseer:
             last = state
         return last
 
+    async def explain_wait(self, decision: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
+        """For `?explain=wait`: enqueue on demand if the decision has no job, then wait (capped) for the result."""
+        exp = decision["explanation"]
+        if exp.get("status") != "pending" and await self.request(decision["id"]) is None:
+            return exp  # no LLM endpoint: the template explanation is already final
+        state = await self.wait(decision["id"], self.wait_cap_s(timeout_ms))
+        return state["explanation"] if state else exp
 
-async def explain_wait(studio: Any, decision: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
-    """For `?explain=wait`: enqueue on demand if the decision has no job, then wait (capped) for the result."""
-    overseer: Overseer = studio.overseer
-    exp = decision["explanation"]
-    if exp.get("status") != "pending" and await overseer.request(decision["id"]) is None:
-        return exp  # no LLM endpoint: the template explanation is already final
-    state = await overseer.wait(decision["id"], min(timeout_ms, overseer.settings.explanation_wait_max_ms) / 1000.0)
-    return state["explanation"] if state else exp
+    def wait_cap_s(self, timeout_ms: int) -> float:
+        """How long a caller may wait for an explanation: what it asked, at most STUDIO_EXPLANATION_WAIT_MAX_MS."""
+        return min(timeout_ms, self.settings.explanation_wait_max_ms) / 1000.0

@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
+from core.settings import Settings
 from store.ids import now_iso
+from studio.llm import PLACEHOLDER_KEY, LlmProvider
 
 PROBE_TIMEOUT_S = 2.0
 PROBES = ("database", "redis", "llm")
@@ -22,10 +24,13 @@ PROBES = ("database", "redis", "llm")
 class Readiness:
     """One per app; `await check()` -> {"status": ready | degraded | not_ready, "ready": bool, "checks": [...]}."""
 
-    def __init__(self, studio: Any, redis_ping: Callable[[], Awaitable[Any]] | None = None) -> None:
-        self.studio = studio
+    def __init__(self, settings: Settings, engine: Engine, redis_ping: Callable[[], Awaitable[Any]] | None = None, *,
+                 provider: Callable[[], LlmProvider | None] | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
         self.redis_ping = redis_ping
-        s = studio.settings
+        self._provider = provider
+        s = settings
         self.cache_s = s.health_cache_s
         self.requires = frozenset(p.strip() for p in s.ready_requires.split(",") if p.strip())
         self._result: dict[str, Any] | None = None
@@ -33,16 +38,15 @@ class Readiness:
         self._lock = asyncio.Lock()
 
     @property
-    def provider(self) -> Any:
-        ov = self.studio.overseer
-        return ov.provider if ov is not None else None
+    def provider(self) -> LlmProvider | None:
+        return self._provider() if self._provider is not None else None
 
     async def check(self) -> dict[str, Any]:
         async with self._lock:  # concurrent callers share one round of probes
             if self._result is not None and time.monotonic() - self._at < self.cache_s:
                 return {**self._result, "cached": True}
             probes = [self._probe("database", self._database)]
-            if self.studio.settings.redis_url:
+            if self.settings.redis_url:
                 probes.append(self._probe("redis", self._redis))
             if self.provider is not None:
                 probes.append(self._probe("llm", self._llm))
@@ -66,7 +70,7 @@ class Readiness:
                 "latency_ms": round((time.perf_counter() - start) * 1000, 3), "error": out.pop("error", None), **out}
 
     async def _database(self) -> dict[str, Any]:
-        engine = self.studio.engine
+        engine = self.engine
 
         def select_1() -> None:
             with engine.connect() as conn:
@@ -83,11 +87,11 @@ class Readiness:
 
     async def _llm(self) -> dict[str, Any]:
         """GET <base_url>/models (every OpenAI-compatible server has it), and the circuit breaker's state."""
-        from studio.llm import PLACEHOLDER_KEY
-
-        s = self.studio.settings
+        s = self.settings
+        provider = self.provider
+        assert provider is not None
         key = s.llm_api_key.get_secret_value() if s.llm_api_key else PLACEHOLDER_KEY
-        circuit = self.provider.circuit.snapshot()
+        circuit = provider.circuit.snapshot()
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
             r = await client.get(f"{str(s.llm_base_url).rstrip('/')}/models", headers={"Authorization": f"Bearer {key}"})
         out: dict[str, Any] = {"model": s.llm_model, "circuit": circuit}

@@ -1,5 +1,6 @@
-"""Alert review: the checkpointer, a triager that starts each new alert's review thread, resuming a thread with
-a person's verdict, and applying verdicts (labels, router rewards, resolution, precision metrics)."""
+"""Alert review: the checkpointer, a triager that starts each new alert's review thread, and resuming a thread
+with a person's verdict; one step per alert at a time (a lock here, a claim in the database for other
+processes). What triage and a verdict do is the review graph's (graph/review.py)."""
 
 from __future__ import annotations
 
@@ -7,75 +8,36 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from typing import Any
 
 from langgraph.types import Command
+from sqlalchemy import Engine
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.profiles import Profile
 from core.settings import Settings
-from graph.review import ReviewContext, approval_reasons, build_review_graph
+from graph.review import VERDICTS, ReviewContext, build_review_graph
 from store import alert_ops, alerts
-from store.decisions import get_decision
-from store.engine import normalize_url
 from store.ids import now_iso
-from store.router_repo import feedback_for
-from studio import feedback
+from studio.checkpointer import open_checkpointer
+from studio.feedback import FeedbackService
+from studio.metrics import Metrics
 
 log = logging.getLogger(__name__)
-OUTCOMES = {"confirmed": 1.0, "dismissed": 0.0}  # duplicate: no label (the original alert carries it)
 STALE_CLAIM_S = 120.0
-_PG_SETUP_LOCK = 7_724_003
-
-
-def pg_conninfo(url: str) -> str:
-    """A libpq URL (psycopg) from the SQLAlchemy one."""
-    return normalize_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-@asynccontextmanager
-async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
-    """SQLite file next to the database by default; the service's PostgreSQL database when it runs on one."""
-    if settings.is_sqlite:
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-        path = settings.review_checkpoint_path
-        assert path is not None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            await saver.setup()
-            yield saver
-        return
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
-
-    pool = AsyncConnectionPool(pg_conninfo(settings.database_url), min_size=1, max_size=4, open=False,
-                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
-    await pool.open()
-    try:
-        pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        # Replicas starting together: one runs the checkpointer's migrations at a time. The lock is held on an
-        # autocommit connection (an open transaction would block the migrations' CREATE INDEX CONCURRENTLY).
-        async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_PG_SETUP_LOCK,))
-            try:
-                await pg_saver.setup()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_PG_SETUP_LOCK,))
-        yield pg_saver
-    finally:
-        await pool.close()
 
 
 class ReviewService:
     """Built by the composition root; started with the API (it needs the running event loop)."""
 
-    def __init__(self, studio: Any) -> None:
-        self.studio = studio
-        self.engine = studio.engine
-        self.settings: Settings = studio.settings
+    def __init__(self, settings: Settings, engine: Engine, profiles: dict[str, Profile], metrics: Metrics,
+                 feedback: FeedbackService) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.profiles = profiles
+        self.metrics = metrics
+        self.feedback = feedback
         self.graph: Any = None
         self._stack: AsyncExitStack | None = None
         self._task: asyncio.Task[None] | None = None
@@ -129,7 +91,12 @@ class ReviewService:
         return {"configurable": {"thread_id": alert_id}}
 
     def _context(self) -> ReviewContext:
-        return ReviewContext(service=self)
+        return ReviewContext(engine=self.engine, label_limit=self.settings.review_label_limit,
+                             record_feedback=self.feedback.record, on_resolved=self._resolved)
+
+    async def _resolved(self, profile: str, verdict: str) -> None:
+        self.metrics.review_verdicts.labels(profile, verdict).inc()
+        await self.refresh_metrics()
 
     def _lock(self, alert_id: str) -> asyncio.Lock:
         """One review step per alert at a time in this process (the database claim covers other processes);
@@ -159,7 +126,7 @@ class ReviewService:
     async def review(self, alert_id: str, *, verdict: str, note: str, actor: str,
                      duplicate_of: str | None = None) -> dict[str, Any]:
         """A person's verdict: resume the thread paused at its interrupt, or run it with the verdict as input."""
-        if verdict not in ("confirmed", "dismissed", "duplicate"):
+        if verdict not in VERDICTS:
             raise ValidationFailed(f"unknown verdict {verdict!r}")
         row = await asyncio.to_thread(alerts.get, self.engine, alert_id)
         if row is None:
@@ -209,56 +176,8 @@ class ReviewService:
                 "waiting_for": [i.value for i in state.interrupts] or None,
                 "verdict": values.get("verdict"), "result": values.get("result")}
 
-    # -- what the nodes call -------------------------------------------------------------------------------
-    async def triage_facts(self, alert_id: str) -> dict[str, Any]:
-        row = await asyncio.to_thread(alerts.get, self.engine, alert_id)
-        if row is None:
-            raise NotFound(f"no alert {alert_id!r}")
-        d = await asyncio.to_thread(get_decision, self.engine, row["last_decision_id"])
-        exp = (d or {}).get("explanation") or {}
-        verdict = exp.get("verdict")
-        overseer = None
-        if verdict:
-            overseer = {k: verdict.get(k) for k in ("verdict", "confidence", "effect", "trusted_models",
-                                                    "requested_action", "rationale")}
-            overseer["decision_id"] = row["last_decision_id"]
-        facts = {"alert_id": alert_id, "decision_id": row["first_decision_id"],
-                 "last_decision_id": row["last_decision_id"], "action": row["action"], "severity": row["severity"],
-                 "rule": row["rule"], "decision_count": row["decision_count"],
-                 "explanation_status": exp.get("status"), "overseer": overseer,
-                 "reasons": approval_reasons(row["action"], overseer), "at": now_iso()}
-        await asyncio.to_thread(alert_ops.record_triage, self.engine, alert_id, triage=facts,
-                                approval_required=bool(facts["reasons"]), actor="review")
-        return facts
-
-    async def apply_verdict(self, alert_id: str, answer: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-        verdict, reviewer = answer["verdict"], answer["reviewer"]
-        outcome = OUTCOMES.get(verdict)
-        ids = await asyncio.to_thread(alerts.decision_ids, self.engine, alert_id, self.settings.review_label_limit)
-        labels = []
-        if outcome is not None:
-            tag = f"alert {alert_id}"
-            for decision_id in ids:
-                done = await asyncio.to_thread(feedback_for, self.engine, decision_id)
-                if any(f["source"] == "review" and f["note"].startswith(tag) for f in done):
-                    continue  # labelled by an earlier attempt of this review
-                fb = await feedback.record(self.studio, decision_id=decision_id, outcome=outcome, source="review",
-                                           actor=reviewer, note=f"{tag}: {answer.get('note') or verdict}"[:1000])
-                labels.append({"decision_id": decision_id, "feedback_id": fb["feedback_id"], "arm": fb["arm"],
-                               "reward": fb["reward"]})
-        review = {"verdict": verdict, "outcome": outcome, "decision_ids": ids, "labels": labels,
-                  "approval_required": bool(facts.get("reasons")), "reasons": facts.get("reasons", []),
-                  "overseer_verdict": (facts.get("overseer") or {}).get("verdict"), "reviewed_at": answer["at"]}
-        row = await asyncio.to_thread(alert_ops.resolve, self.engine, alert_id, resolution=verdict, actor=reviewer,
-                                      note=answer.get("note") or "", duplicate_of=answer.get("duplicate_of"),
-                                      review=review)
-        self.studio.metrics.review_verdicts.labels(row["profile"], verdict).inc()
-        await self.refresh_metrics()
-        return {"alert_id": alert_id, "state": row["state"], "resolution": row["resolution"],
-                "resolved_by": row["resolved_by"], "resolved_at": row["resolved_at"], **review}
-
     async def refresh_metrics(self) -> None:
         """Per-model precision on reviewed decisions, from the database (so every replica reports the same)."""
-        thresholds = {n: p.thresholds.alert for n, p in self.studio.profiles.items()}
+        thresholds = {n: p.thresholds.alert for n, p in self.profiles.items()}
         rows = await asyncio.to_thread(alerts.reviewed_outputs, self.engine)
-        self.studio.metrics.set_review_precision(rows, thresholds)
+        self.metrics.set_review_precision(rows, thresholds)

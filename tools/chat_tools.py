@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
 from policies.sql_guard import SqlRejected, check_sql
 from store import chat_queries
@@ -113,9 +115,15 @@ class SqlArgs(BaseModel):
                                       "chat_models; a row limit is added")
 
 
-def chat_tools(studio: Any) -> list[StudioTool]:
+# (profile, stream, horizon) -> the forecast of the stream's window (studio/forecasts.py, as the API), or None
+# when the profile has no streams
+ForecastFn = Callable[[str, str, int], Awaitable[dict[str, Any] | None]]
+ModelToolFn = Callable[[str, str], StudioTool | None]  # (profile, model) -> the model's decision tool
+
+
+def chat_tools(engine: Engine, *, forecast: ForecastFn | None = None,
+               model_tool: ModelToolFn | None = None) -> list[StudioTool]:
     """Every tool the chat may call; none of them can write."""
-    engine = studio.engine
 
     async def stream_history(profile: str, stream: str, since: str | None = None, until: str | None = None,
                              limit: int = 200) -> dict[str, Any]:
@@ -150,10 +158,9 @@ def chat_tools(studio: Any) -> list[StudioTool]:
                                    "opened_at", "resolved_at", "first_decision_id", "decision_count")} for r in rows]
 
     async def forecast_stream(profile: str, stream: str, horizon: int = 12) -> dict[str, Any]:
-        rt = studio.runtimes.get(profile)
-        if rt is None or rt.streams is None:
+        out = await forecast(profile, stream, horizon) if forecast is not None else None
+        if out is None:
             return {"error": f"{profile} has no streams"}
-        out = await studio.forecasts.of_stream(rt.profile, stream, horizon)  # studio/forecasts.py, as the API
         source = f"the stream's last {out['history_points']} points"
         e = out["ensemble"]
         return {"profile": profile, "stream": stream, "source": source,
@@ -180,8 +187,7 @@ def chat_tools(studio: Any) -> list[StudioTool]:
                                                          "distance": round(float(dist[i]), 4)} for i in best]}
 
     async def run_model(profile: str, model: str, event: dict[str, Any]) -> Any:
-        rt = studio.runtimes.get(profile)
-        tool = rt.tools.get(f"{profile}_{model}") if rt is not None else None
+        tool = model_tool(profile, model) if model_tool is not None else None
         if tool is None:
             return {"error": f"no model {model!r} in profile {profile!r}"}
         return await tool.ainvoke({"events": [event]})

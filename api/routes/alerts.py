@@ -3,18 +3,15 @@ resolve, review). Every change is audited; a verdict goes through the alert's re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ReadKey, ReviewKey, StudioDep
+from api.deps import AlertsDep, ReadKey, ReviewKey
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import IsoDatetime
-from store.ids import iso
-from studio import alerts
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Verdict = Literal["confirmed", "dismissed", "duplicate"]
@@ -54,12 +51,8 @@ class ResolveIn(BaseModel):
     duplicate_of: str | None = Field(None, min_length=4, max_length=64, description="the alert this one duplicates")
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else iso(t if t.tzinfo else t.replace(tzinfo=UTC))
-
-
 @router.get("", response_class=FastJSONResponse, summary="The alert queue, newest first (cursor pagination)")
-async def list_alerts(studio: StudioDep, key: ReadKey,
+async def list_alerts(alerts: AlertsDep, key: ReadKey,
                       state: Literal["open", "acknowledged", "resolved"] | None = None,
                       profile: str | None = Query(None, max_length=64),
                       stream: str | None = Query(None, max_length=200),
@@ -72,51 +65,51 @@ async def list_alerts(studio: StudioDep, key: ReadKey,
                       cursor: str | None = Query(None, pattern=ALERT_ID,
                                                  description="`next_cursor` of the previous page")) -> Any:
     return FastJSONResponse(await alerts.listing(
-        studio, limit=limit, cursor=cursor, state=state, profile=profile, stream=stream, min_severity=min_severity,
-        assignee=assignee, review_status=review_status, since=_iso(since), until=_iso(until)))
+        limit=limit, cursor=cursor, state=state, profile=profile, stream=stream, min_severity=min_severity,
+        assignee=assignee, review_status=review_status, since=since, until=until))
 
 
 @router.get("/{alert_id}", response_class=FastJSONResponse, responses=errors(404),
             summary="An alert with its decisions, comments, triage and review thread")
-async def read_alert(alert_id: str, studio: StudioDep, key: ReadKey) -> Any:
-    return FastJSONResponse(await alerts.detail(studio, alert_id))
+async def read_alert(alert_id: str, alerts: AlertsDep, key: ReadKey) -> Any:
+    return FastJSONResponse(await alerts.detail(alert_id))
 
 
 @router.post("/{alert_id}/acknowledge", response_class=FastJSONResponse, responses=errors(404, 409),
              summary="Acknowledge (open -> acknowledged)")
-async def acknowledge(alert_id: str, studio: StudioDep, key: ReviewKey) -> Any:
-    return FastJSONResponse(await alerts.acknowledge(studio, alert_id, actor=key.actor))
+async def acknowledge(alert_id: str, alerts: AlertsDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.acknowledge(alert_id, actor=key.actor))
 
 
 @router.post("/{alert_id}/assign", response_class=FastJSONResponse, responses=errors(400, 404, 409, 413),
              summary="Assign to a person")
-async def assign(alert_id: str, body: AssignIn, studio: StudioDep, key: ReviewKey) -> Any:
-    return FastJSONResponse(await alerts.assign(studio, alert_id, assignee=body.assignee, actor=key.actor))
+async def assign(alert_id: str, body: AssignIn, alerts: AlertsDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.assign(alert_id, assignee=body.assignee, actor=key.actor))
 
 
 @router.post("/{alert_id}/snooze", response_class=FastJSONResponse, responses=errors(400, 404, 409, 413),
              summary="Snooze until a time (a higher severity escalates it anyway)")
-async def snooze(alert_id: str, body: SnoozeIn, studio: StudioDep, key: ReviewKey) -> Any:
-    return FastJSONResponse(await alerts.snooze(studio, alert_id, until=body.until, actor=key.actor,
+async def snooze(alert_id: str, body: SnoozeIn, alerts: AlertsDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.snooze(alert_id, until=body.until, actor=key.actor,
                                                 reason=body.reason))
 
 
 @router.post("/{alert_id}/comments", response_class=FastJSONResponse, status_code=201,
              responses=errors(400, 404, 409, 413), summary="Comment")
-async def comment(alert_id: str, body: CommentIn, studio: StudioDep, key: ReviewKey) -> Any:
-    return FastJSONResponse(await alerts.comment(studio, alert_id, body=body.body, actor=key.actor), status_code=201)
+async def comment(alert_id: str, body: CommentIn, alerts: AlertsDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.comment(alert_id, body=body.body, actor=key.actor), status_code=201)
 
 
 @router.post("/{alert_id}/resolve", response_class=FastJSONResponse, responses=errors(400, 404, 409, 413),
              summary="Resolve as confirmed, dismissed (false positive) or duplicate (applied by the review graph)")
-async def resolve(alert_id: str, body: ResolveIn, studio: StudioDep, key: ReviewKey) -> Any:
-    return FastJSONResponse(await alerts.resolve(studio, alert_id, resolution=body.resolution, note=body.note,
+async def resolve(alert_id: str, body: ResolveIn, alerts: AlertsDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.resolve(alert_id, resolution=body.resolution, note=body.note,
                                                  actor=key.actor, duplicate_of=body.duplicate_of))
 
 
 @router.post("/{alert_id}/review", response_class=FastJSONResponse, responses=errors(400, 404, 409, 413),
              summary="A reviewer's verdict: resumes the alert's review graph (labels the decisions, rewards the "
                      "router's logged arms, resolves the alert)")
-async def review(alert_id: str, body: ReviewIn, studio: StudioDep, key: ReviewKey) -> Any:
-    return FastJSONResponse(await alerts.resolve(studio, alert_id, resolution=body.verdict, note=body.note,
+async def review(alert_id: str, body: ReviewIn, alerts: AlertsDep, key: ReviewKey) -> Any:
+    return FastJSONResponse(await alerts.resolve(alert_id, resolution=body.verdict, note=body.note,
                                                  actor=key.actor, duplicate_of=body.duplicate_of))

@@ -3,7 +3,6 @@ verify the hash chain, decision rows and signed checkpoints (reports what is bro
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -14,26 +13,19 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ReadKey, StudioDep
+from api.deps import AuditDep, ReadKey
 from api.responses import FastJSONResponse
 from api.schemas import MAX_INT, IsoDatetime
-from store.audit_queries import MAX_LIMIT, list_events
-from store.ids import iso
-from studio import audit_integrity
+from studio.audit_log import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 CSV_COLUMNS = ("seq", "ts", "actor", "action", "subject_type", "subject_id", "payload", "prev_hash", "hash")
-EXPORT_BATCH = 1000
-
-
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else iso(t if t.tzinfo else t.replace(tzinfo=UTC))
 
 
 def _filters(subject_type: str | None, subject_id: str | None, actor: str | None, action: str | None,
              since: datetime | None, until: datetime | None) -> dict[str, Any]:
     return {"subject_type": subject_type, "subject_id": subject_id, "actor": actor, "action": action,
-            "since": _iso(since), "until": _iso(until)}
+            "since": since, "until": until}
 
 
 SubjectType = Query(None, max_length=200, description="decision, alert, model, router, api_key, route, ...")
@@ -47,41 +39,30 @@ Until = Query(None, description="before (ISO-8601)")
 
 
 @router.get("", response_class=FastJSONResponse, summary="Audit events matching every filter, cursor-paginated")
-async def list_audit(studio: StudioDep, key: ReadKey, subject_type: str | None = SubjectType,
+async def list_audit(audit: AuditDep, key: ReadKey, subject_type: str | None = SubjectType,
                      subject_id: str | None = SubjectId, actor: str | None = Actor, action: str | None = Action,
                      since: IsoDatetime | None = Since, until: IsoDatetime | None = Until,
                      order: Literal["asc", "desc"] = "asc", limit: int = Query(100, ge=1, le=MAX_LIMIT),
                      cursor: int | None = Query(None, ge=1, le=MAX_INT,
                                                 description="`next_cursor` of the previous page")) -> Any:
-    rows = await asyncio.to_thread(list_events, studio.engine, after_seq=cursor or 0, limit=limit,
-                                   descending=order == "desc",
-                                   **_filters(subject_type, subject_id, actor, action, since, until))
-    return FastJSONResponse({"events": rows, "count": len(rows),
-                             "next_cursor": rows[-1]["seq"] if len(rows) == limit else None})
+    return FastJSONResponse(await audit.query(cursor=cursor, limit=limit, descending=order == "desc",
+                                              **_filters(subject_type, subject_id, actor, action, since, until)))
 
 
 @router.get("/export", summary="Stream every matching event, oldest first, as JSON lines or CSV",
             response_class=StreamingResponse,
             responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}})
-async def export(studio: StudioDep, key: ReadKey, format: Literal["jsonl", "csv"] = "jsonl",
+async def export(audit: AuditDep, key: ReadKey, format: Literal["jsonl", "csv"] = "jsonl",
                  subject_type: str | None = SubjectType, subject_id: str | None = SubjectId,
                  actor: str | None = Actor, action: str | None = Action, since: IsoDatetime | None = Since,
                  until: IsoDatetime | None = Until) -> Any:
     filters = _filters(subject_type, subject_id, actor, action, since, until)
 
     async def rows() -> AsyncIterator[bytes]:
-        after = 0
         if format == "csv":
             yield (",".join(CSV_COLUMNS) + "\r\n").encode()
-        while True:  # keyset batches: constant memory, each batch one indexed query
-            page = await asyncio.to_thread(list_events, studio.engine, after_seq=after, limit=EXPORT_BATCH,
-                                           raw_payload=format == "csv", **filters)
-            if not page:
-                return
+        async for page in audit.pages(raw_payload=format == "csv", **filters):
             yield _encode(page, format)
-            if len(page) < EXPORT_BATCH:
-                return
-            after = page[-1]["seq"]
 
     media = "application/x-ndjson" if format == "jsonl" else "text/csv; charset=utf-8"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -102,9 +83,7 @@ def _encode(page: list[dict[str, Any]], fmt: str) -> bytes:
 
 @router.get("/verify", response_class=FastJSONResponse,
             summary="Verify the audit chain: links, decision rows, signed checkpoints (truncation), expected head")
-async def verify(studio: StudioDep, key: ReadKey, expect_head: str | None = Query(
+async def verify(audit: AuditDep, key: ReadKey, expect_head: str | None = Query(
         None, max_length=100, description="`SEQ:HASH` printed by `studio audit anchor` and recorded elsewhere: "
         "not ok unless the event at SEQ still has that hash")) -> Any:
-    expected = audit_integrity.parse_head(expect_head) if expect_head is not None else None
-    return FastJSONResponse(await asyncio.to_thread(audit_integrity.verify, studio.settings, studio.engine,
-                                                    expect_head=expected))
+    return FastJSONResponse(await audit.verify(expect_head))

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DecideKey, RequestIdDep, StudioDep
+from api.deps import ChatDep, DecideKey, RequestIdDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from core.errors import ErrorCode, StudioError
@@ -36,8 +36,8 @@ class ChatIn(BaseModel):
 
 @router.post("", response_class=FastJSONResponse, responses=errors(400, 404, 413, 503),
              summary="Ask the incident chat: the answer, its citations, the post-check and the tool calls made")
-async def ask(body: ChatIn, studio: StudioDep, key: DecideKey) -> Any:
-    return FastJSONResponse(await studio.chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
+async def ask(body: ChatIn, chat: ChatDep, key: DecideKey) -> Any:
+    return FastJSONResponse(await chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
                                                   see_all=key.role == "admin"))
 
 
@@ -56,8 +56,8 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
                                              "({text}) as the answer is written, `check_failed` ({checks, next}) "
                                              "when the text so far failed the post-check, then `answer` (the body "
                                              "of POST /v1/chat) or `error` (the error envelope)"}})
-async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id: RequestIdDep) -> Any:
-    await studio.chat.check_access(body.thread_id, actor=key.actor, see_all=key.role == "admin")  # 404 before the 200
+async def ask_stream(body: ChatIn, chat: ChatDep, key: DecideKey, request_id: RequestIdDep) -> Any:
+    await chat.check_access(body.thread_id, actor=key.actor, see_all=key.role == "admin")  # 404 before the 200
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
     async def on_token(text: str) -> None:
@@ -68,7 +68,7 @@ async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id
 
     async def turn() -> None:
         try:
-            result = await studio.chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
+            result = await chat.ask(thread_id=body.thread_id, message=body.message, actor=key.actor,
                                            see_all=key.role == "admin", on_token=on_token, on_event=on_event)
             queue.put_nowait(("answer", result))
         except StudioError as exc:
@@ -100,5 +100,5 @@ async def ask_stream(body: ChatIn, studio: StudioDep, key: DecideKey, request_id
 
 @router.get("/{thread_id}", response_class=FastJSONResponse, responses=errors(404),
             summary="A chat thread's history: questions, answers with citations, tool calls and their results")
-async def history(studio: StudioDep, key: DecideKey, thread_id: str = Path(..., pattern=THREAD_ID)) -> Any:
-    return FastJSONResponse(await studio.chat.history(thread_id, actor=key.actor, see_all=key.role == "admin"))
+async def history(chat: ChatDep, key: DecideKey, thread_id: str = Path(..., pattern=THREAD_ID)) -> Any:
+    return FastJSONResponse(await chat.history(thread_id, actor=key.actor, see_all=key.role == "admin"))

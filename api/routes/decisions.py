@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.auth import SECURITY, authorize
-from api.deps import ReadKey, StudioDep
+from api.deps import DecisionsDep, ReadKey
 from api.hot_routes import body_openapi, json_body, query, query_openapi
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
-from core.errors import NotFound
 from core.events import Event
-from store.decisions import DecisionDoc, get_decision
-from studio import trail
-from studio.overseer import explain_wait
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -36,7 +31,7 @@ _PUBLIC = ("id", "created_at", "profile", "stream", "label", "severity", "score"
 
 def public(d: dict[str, Any]) -> dict[str, Any]:
     """The response's view of a decision; parts the writer serialized already go out as those bytes."""
-    wire = d.wire if isinstance(d, DecisionDoc) else None
+    wire = getattr(d, "wire", None)  # store.decisions.DecisionDoc
     if not wire:
         return {k: d[k] for k in _PUBLIC}
     return {k: wire[k] if k in wire else d[k] for k in _PUBLIC}
@@ -57,10 +52,10 @@ async def decide(request: Request) -> Any:
     await authorize(request, "decide")
     q = query(request, DecideQuery)
     event = await json_body(request, EventIn)
-    studio = request.app.state.studio
-    [d] = await studio.runner.decide([to_event(event, request.state.request_id, 0)])
+    decisions = request.app.state.studio.decisions  # what DecisionsDep gives the other routes
+    [d] = await decisions.decide([to_event(event, request.state.request_id, 0)])
     if q.explain == "wait":
-        d = {**d, "explanation": await explain_wait(studio, d, q.timeout_ms)}
+        d = await decisions.with_explanation(d, q.timeout_ms)
     return FastJSONResponse(public(d))
 
 
@@ -71,8 +66,8 @@ async def decide_batch(request: Request) -> Any:
     await authorize(request, "decide")
     body = await json_body(request, BatchIn)
     request_id = request.state.request_id
-    decisions = await request.app.state.studio.runner.decide([to_event(e, request_id, i)
-                                                               for i, e in enumerate(body.events)])
+    decisions = await request.app.state.studio.decisions.decide([to_event(e, request_id, i)
+                                                                  for i, e in enumerate(body.events)])
     return FastJSONResponse({"decisions": [public(d) for d in decisions], "count": len(decisions)})
 
 
@@ -81,27 +76,19 @@ HOT = ("/v1/decisions", "/v1/decisions:batch")
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, response_class=FastJSONResponse,
             summary="A stored decision", responses=errors(404))
-async def read_decision(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
-    d = get_decision(studio.engine, decision_id)
-    if d is None:
-        raise NotFound(f"no decision {decision_id!r}")
-    return FastJSONResponse(public(d))
+async def read_decision(decision_id: str, decisions: DecisionsDep, key: ReadKey) -> Any:
+    return FastJSONResponse(public(decisions.get(decision_id)))
 
 
 @router.get("/decisions/{decision_id}/trail", response_class=FastJSONResponse, responses=errors(404),
             summary="Everything that happened to a decision, in order: inputs, model versions and outputs, router "
                     "arm, rules, governor, LLM proposals and ruling, alert and review events, feedback")
-async def read_trail(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
-    out = await asyncio.to_thread(trail.build, studio.engine, decision_id)
-    if out is None:
-        raise NotFound(f"no decision {decision_id!r}")
-    return FastJSONResponse(out)
+async def read_trail(decision_id: str, decisions: DecisionsDep, key: ReadKey) -> Any:
+    return FastJSONResponse(await decisions.trail(decision_id))
 
 
 @router.post("/decisions/{decision_id}/replay", response_class=FastJSONResponse, responses=errors(404),
              summary="Recompute a past decision from its stored inputs with the model versions it used and with "
                      "today's active versions; both, with a diff (writes nothing)")
-async def replay(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
-    from studio.decision_replay import replay_decision
-
-    return FastJSONResponse(await replay_decision(studio, decision_id))
+async def replay(decision_id: str, decisions: DecisionsDep, key: ReadKey) -> Any:
+    return FastJSONResponse(await decisions.replay(decision_id))

@@ -10,11 +10,10 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ReadKey, StudioDep
+from api.deps import OverseerDep, ReadKey
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from core.errors import NotFound
-from studio.bootstrap import Studio
 
 router = APIRouter(prefix="/v1", tags=["explanations"])
 FIELDS = ("provider", "model", "text", "notice", "verdict", "cited_models", "checks", "governor_overrode_llm",
@@ -35,14 +34,10 @@ def view(decision_id: str, state: dict[str, Any]) -> dict[str, Any]:
             "stream_href": f"/v1/decisions/{decision_id}/explanation/stream"}
 
 
-def _timeout_s(studio: Studio, timeout_ms: int) -> float:
-    return min(timeout_ms, studio.settings.explanation_wait_max_ms) / 1000.0
-
-
 @router.get("/decisions/{decision_id}/explanation", response_class=FastJSONResponse, responses=errors(404),
             summary="A decision's explanation: pending, ready or failed, with the overseer's verdict and the checks")
-async def read_explanation(decision_id: str, studio: StudioDep, key: ReadKey) -> Any:
-    state = await studio.overseer.read(decision_id)
+async def read_explanation(decision_id: str, overseer: OverseerDep, key: ReadKey) -> Any:
+    state = await overseer.read(decision_id)
     if state is None:
         raise NotFound(f"no decision {decision_id!r}")
     return FastJSONResponse(view(decision_id, state))
@@ -56,17 +51,17 @@ def _sse(event: str, data: Any, seq: int) -> bytes:
             response_class=StreamingResponse,
             responses={**errors(404), 200: {"content": {"text/event-stream": {}},
                              "description": "events `explanation` (on every change), then `done` or `timeout`"}})
-async def stream_explanation(decision_id: str, studio: StudioDep, key: ReadKey,
+async def stream_explanation(decision_id: str, overseer: OverseerDep, key: ReadKey,
                              timeout_ms: int = Query(60_000, ge=0, le=3_600_000,
                                                      description="give up after this long")) -> Any:
-    first = await studio.overseer.read(decision_id)
+    first = await overseer.read(decision_id)
     if first is None:
         raise NotFound(f"no decision {decision_id!r}")
 
     async def events() -> AsyncIterator[bytes]:
         seq, last, last_sent = 0, None, time.monotonic()
         final = None
-        async for state in studio.overseer.watch(decision_id, _timeout_s(studio, timeout_ms)):
+        async for state in overseer.watch(decision_id, overseer.wait_cap_s(timeout_ms)):
             if state is None:
                 break
             body = view(decision_id, state)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import FeedbackKey, ReadKey, StudioDep
+from api.deps import FeedbackDep, FeedbackKey, ReadKey
 from api.openapi import errors
 from api.responses import FastJSONResponse
-from core.profiles import get_profile
-from models.router import off_policy_evaluation
-from store.router_repo import feedback_logs
-from studio import feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback and router"])
 OUTCOMES = {"incident": 1.0, "normal": 0.0, "false_positive": 0.0, "confirmed": 1.0}
@@ -33,26 +28,13 @@ class FeedbackIn(BaseModel):
 
 @router.post("/feedback", response_class=FastJSONResponse, responses=errors(400, 404, 413),
              summary="Report what happened after a decision")
-async def post_feedback(body: FeedbackIn, studio: StudioDep, key: FeedbackKey) -> Any:
+async def post_feedback(body: FeedbackIn, feedback: FeedbackDep, key: FeedbackKey) -> Any:
     outcome = OUTCOMES[body.outcome] if isinstance(body.outcome, str) else float(body.outcome)
-    return FastJSONResponse(await feedback.record(studio, decision_id=body.decision_id, outcome=outcome,
+    return FastJSONResponse(await feedback.record(decision_id=body.decision_id, outcome=outcome,
                                                   source="api", actor=key.actor, note=body.note))
 
 
 @router.get("/router/{profile}", response_class=FastJSONResponse,
             summary="The router's state and an offline evaluation of its policy")
-async def router_state(profile: str, studio: StudioDep, key: ReadKey) -> Any:
-    get_profile(studio.profiles, profile)
-    rt = studio.runtimes[profile]
-    logs = await asyncio.to_thread(feedback_logs, studio.engine, profile)
-    state = rt.router.state
-    with rt.router.lock:
-        evaluation = off_policy_evaluation(logs, state)
-        weights = {a: [round(float(v), 5) for v in state._theta[a]] for a in state.arms}
-    return FastJSONResponse({
-        "profile": profile, "version": rt.router.version, "base": state.base, "arms": state.arms,
-        "members": {a: rt.profile.router.arms[a] for a in state.arms}, "alpha": state.alpha,
-        "epsilon": state.epsilon, "updates": state.updates, "theta": weights,
-        "context_features": ["bias", "volatility", "novelty", "forecast_error", "drift", "tod_sin", "tod_cos"],
-        "offline_evaluation": {"source": "decisions with feedback (logged propensities)", **evaluation},
-    })
+async def router_state(profile: str, feedback: FeedbackDep, key: ReadKey) -> Any:
+    return FastJSONResponse(await feedback.router_view(profile))

@@ -8,12 +8,10 @@ import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from api.deps import DecideKey, StudioDep
+from api.deps import DecideKey, ForecastsDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import EventTime, Name
-from core.errors import ValidationFailed
-from core.profiles import get_profile
 
 router = APIRouter(prefix="/v1", tags=["forecasts"])
 
@@ -37,16 +35,10 @@ class ForecastIn(BaseModel):
 
 @router.post("/forecasts", response_class=FastJSONResponse, responses=errors(400, 409, 413, 503),
              summary="Forecast a stream")
-async def create_forecast(body: ForecastIn, studio: StudioDep, key: DecideKey) -> Any:
-    profile = get_profile(studio.profiles, body.profile)
-    assert studio.forecasts is not None
+async def create_forecast(body: ForecastIn, forecasts: ForecastsDep, key: DecideKey) -> Any:
+    points = None
     if body.history is not None:
-        ts = np.array([p.timestamp.timestamp() for p in body.history], dtype=float)
-        values = np.array([float(p.value) for p in body.history], dtype=float)
-        out = await studio.forecasts.of_points(profile, ts, values, body.horizon, body.models)
-    else:
-        if not body.stream and profile.is_stream:
-            raise ValidationFailed("give `stream` or `history`")
-        out = await studio.forecasts.of_stream(profile, body.stream or "", body.horizon, body.models)
-    out["stream"] = body.stream
-    return FastJSONResponse(out)
+        points = (np.array([p.timestamp.timestamp() for p in body.history], dtype=float),
+                  np.array([float(p.value) for p in body.history], dtype=float))
+    return FastJSONResponse(await forecasts.forecast(body.profile, stream=body.stream, horizon=body.horizon,
+                                                     models=body.models, points=points))

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AdminKey, ReadKey, StudioDep
+from api.deps import AdminKey, ReadKey, WatchlistsDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import IsoDatetime
-from core.errors import NotFound, ValidationFailed
-from core.profiles import get_profile
-from store import watchlists
-from store.ids import iso
 
 router = APIRouter(prefix="/v1/watchlists", tags=["watchlists"])
 Kind = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
@@ -38,35 +32,20 @@ class RemoveIn(BaseModel):
 
 
 @router.get("", response_class=FastJSONResponse, summary="Watch-list entries")
-async def list_entries(studio: StudioDep, key: ReadKey, kind: str | None = Query(None, max_length=40),
+async def list_entries(watchlists: WatchlistsDep, key: ReadKey, kind: str | None = Query(None, max_length=40),
                        active: bool | None = True) -> Any:
-    return FastJSONResponse({"entries": await asyncio.to_thread(watchlists.entries, studio.engine, kind=kind,
-                                                                  active=active)})
+    return FastJSONResponse({"entries": await watchlists.entries(kind=kind, active=active)})
 
 
 @router.post("", response_class=FastJSONResponse, status_code=201, responses=errors(400, 413),
              summary="Add a watch-list entry")
-async def add_entry(body: EntryIn, studio: StudioDep, key: AdminKey) -> Any:
-    if body.profile is not None:
-        get_profile(studio.profiles, body.profile)
-    expires = None
-    if body.expires_at is not None:
-        when = body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=UTC)
-        if when <= datetime.now(UTC):
-            raise ValidationFailed("expires_at is in the past")
-        expires = iso(when)
-    row = await asyncio.to_thread(watchlists.add, studio.engine, kind=body.kind, value=body.value, reason=body.reason,
-                                  profile=body.profile, expires_at=expires, actor=key.actor)
-    studio.lookups.invalidate()
+async def add_entry(body: EntryIn, watchlists: WatchlistsDep, key: AdminKey) -> Any:
+    row = await watchlists.add(kind=body.kind, value=body.value, reason=body.reason, profile=body.profile,
+                               expires_at=body.expires_at, actor=key.actor)
     return FastJSONResponse(row, status_code=201)
 
 
 @router.delete("/{entry_id}", response_class=FastJSONResponse, responses=errors(400, 404, 413),
                summary="Deactivate a watch-list entry")
-async def remove_entry(entry_id: str, studio: StudioDep, key: AdminKey, body: RemoveIn | None = None) -> Any:
-    row = await asyncio.to_thread(watchlists.deactivate, studio.engine, entry_id, actor=key.actor,
-                                  reason=body.reason if body else "")
-    if row is None:
-        raise NotFound(f"no watch-list entry {entry_id!r}")
-    studio.lookups.invalidate()
-    return FastJSONResponse(row)
+async def remove_entry(entry_id: str, watchlists: WatchlistsDep, key: AdminKey, body: RemoveIn | None = None) -> Any:
+    return FastJSONResponse(await watchlists.remove(entry_id, actor=key.actor, reason=body.reason if body else ""))

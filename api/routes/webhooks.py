@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import DecideKey, StudioDep
+from api.deps import DecideKey, WebhooksDep
 from api.openapi import errors
 from api.responses import FastJSONResponse
-from core.errors import NotFound, ValidationFailed
-from store import webhooks
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 Event = Literal["explanation.ready", "explanation.failed"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 URL = r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?([/?#]\S*)?$"
 
 
@@ -50,41 +46,24 @@ class WebhookIn(BaseModel):
 
 @router.post("", status_code=201, response_class=FastJSONResponse, responses=errors(400, 413),
              summary="Register a webhook; the signing secret is in this response only")
-async def create_webhook(body: WebhookIn, studio: StudioDep, owner: OwnerDep) -> Any:
-    host = urlsplit(body.url).hostname or ""
-    if studio.settings.env == "prod" and body.url.startswith("http://") and host not in LOCAL_HOSTS:
-        raise ValidationFailed("webhook URLs must use https in production", details={"url": body.url})
-    row = await asyncio.to_thread(webhooks.create, studio.engine, owner=owner, url=body.url,
-                                  events=list(dict.fromkeys(body.events)), description=body.description,
-                                  actor=owner)
+async def create_webhook(body: WebhookIn, webhooks: WebhooksDep, owner: OwnerDep) -> Any:
+    row = await webhooks.create(owner=owner, url=body.url, events=list(body.events), description=body.description)
     return FastJSONResponse(row, status_code=201)
 
 
 @router.get("", response_class=FastJSONResponse, summary="Your active webhooks (secrets are not shown)")
-async def list_webhooks(studio: StudioDep, owner: OwnerDep) -> Any:
-    return FastJSONResponse({"webhooks": await asyncio.to_thread(webhooks.listing, studio.engine, owner)})
-
-
-async def _owned(studio: Any, owner: str, webhook_id: str) -> dict[str, Any]:
-    row = await asyncio.to_thread(webhooks.get, studio.engine, webhook_id)
-    if row is None or row["owner"] != owner:
-        raise NotFound(f"no webhook {webhook_id!r}")
-    return row
+async def list_webhooks(webhooks: WebhooksDep, owner: OwnerDep) -> Any:
+    return FastJSONResponse({"webhooks": await webhooks.listing(owner)})
 
 
 @router.get("/{webhook_id}/deliveries", response_class=FastJSONResponse, responses=errors(404),
             summary="Recent deliveries of a webhook")
-async def list_deliveries(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Any:
-    await _owned(studio, owner, webhook_id)
-    rows = await asyncio.to_thread(webhooks.deliveries, studio.engine, webhook_id)
-    return FastJSONResponse({"deliveries": rows})
+async def list_deliveries(webhook_id: str, webhooks: WebhooksDep, owner: OwnerDep) -> Any:
+    return FastJSONResponse({"deliveries": await webhooks.deliveries(owner, webhook_id)})
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=errors(404),
                summary="Delete a webhook (pending deliveries are dropped)")
-async def delete_webhook(webhook_id: str, studio: StudioDep, owner: OwnerDep) -> Response:
-    await _owned(studio, owner, webhook_id)
-    if not await asyncio.to_thread(webhooks.delete, studio.engine, owner=owner, webhook_id=webhook_id,
-                                   actor=owner):
-        raise NotFound(f"no webhook {webhook_id!r}")
+async def delete_webhook(webhook_id: str, webhooks: WebhooksDep, owner: OwnerDep) -> Response:
+    await webhooks.delete(owner, webhook_id)
     return Response(status_code=204)

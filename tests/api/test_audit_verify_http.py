@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from api.auth import AuthGate
+from api.auth import auth_gate
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.ratelimit import RateLimiter
@@ -40,7 +40,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any
         app.include_router(audit_routes.router)
         app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
         app.state.studio, app.state.settings = studio, settings
-        app.state.auth = AuthGate(studio, RateLimiter(None))
+        app.state.auth = auth_gate(studio, RateLimiter(None))
         secret, _ = create_key(studio.engine, role="viewer", actor="test")
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

@@ -16,15 +16,23 @@ from api.deps import get_studio
 from api.routes import health
 from core.settings import Settings
 from store.engine import make_engine
+from studio.health import Health
+from studio.metrics import Metrics
 from studio.readiness import Readiness
 
 DOWN_PG = "postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=1"
 
 
 def fake_studio(tmp_path: Path, database_url: str, **settings: Any) -> Any:
+    """A process with no profiles, runner or LLM: only what health reporting reads."""
     s = Settings(var_dir=tmp_path, database_url=database_url, env="test", **settings)
-    return SimpleNamespace(settings=s, engine=make_engine(database_url), overseer=None, runtimes={}, runner=None,
-                           started_at=time.time())
+    engine = make_engine(database_url)
+    return SimpleNamespace(settings=s, engine=engine,
+                           health=Health(s, engine, Metrics(), {}, started_at=time.time()))
+
+
+def readiness(studio: Any, redis_ping: Any) -> Readiness:
+    return Readiness(studio.settings, studio.engine, redis_ping)
 
 
 async def refused() -> None:
@@ -60,7 +68,7 @@ async def test_a_database_that_does_not_answer_is_not_ready_and_liveness_still_a
 
 async def test_redis_required_or_not_and_the_cache(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    soft = Readiness(fake_studio(tmp_path, url, redis_url="redis://127.0.0.1:1/0", health_cache_s=60), refused)
+    soft = readiness(fake_studio(tmp_path, url, redis_url="redis://127.0.0.1:1/0", health_cache_s=60), refused)
     first = await soft.check()
     assert first["status"] == "degraded" and first["ready"] is True and first["cached"] is False
     checks = {c["name"]: c for c in first["checks"]}
@@ -68,7 +76,7 @@ async def test_redis_required_or_not_and_the_cache(tmp_path: Path) -> None:
     assert checks["redis"]["status"] == "down" and "refused" in checks["redis"]["error"]
     again = await soft.check()
     assert again["cached"] is True and again["checked_at"] == first["checked_at"]
-    hard = Readiness(fake_studio(tmp_path, url, redis_url="redis://127.0.0.1:1/0", health_cache_s=0,
+    hard = readiness(fake_studio(tmp_path, url, redis_url="redis://127.0.0.1:1/0", health_cache_s=0,
                                  ready_requires="database,redis"), refused)
     out = await hard.check()
     assert out["status"] == "not_ready" and out["ready"] is False and out["cached"] is False

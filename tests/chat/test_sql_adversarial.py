@@ -12,7 +12,6 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -215,7 +214,7 @@ def ctx(engine: Engine) -> ChatContext:
     async def years(_p: str, _s: str) -> list[int]:
         return []
 
-    tools = {t.name: t for t in chat_tools(SimpleNamespace(engine=engine))}
+    tools = {t.name: t for t in chat_tools(engine)}
     return ChatContext(tools=tools, provider=None, prompt=None, profiles=[], exists=lambda _i: False, streams=none,
                        stream_years=years)
 

@@ -9,7 +9,6 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -234,7 +233,7 @@ def test_checkpoints_are_append_only(db) -> None:  # type: ignore[no-untyped-def
 async def test_checkpoints_are_written_periodically(db) -> None:  # type: ignore[no-untyped-def]
     settings, engine = db
     append_events(engine, 2)
-    task = asyncio.create_task(audit_integrity.run(SimpleNamespace(settings=settings, engine=engine), 0.05))
+    task = asyncio.create_task(audit_integrity.run(settings, engine, 0.05))
     try:
         for target in (2, 5):
             if target == 5:

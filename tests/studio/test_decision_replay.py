@@ -10,7 +10,6 @@ import pandas as pd
 from core.events import Event
 from models.datasets import read_timestamps
 from studio import PROJECT_ROOT
-from studio.decision_replay import replay_decision
 
 
 async def _studio(settings):  # type: ignore[no-untyped-def]
@@ -39,7 +38,7 @@ async def test_ops_decisions_replay_exactly_across_warm_up_fit_and_batches(setti
     singles = [(await st.runner.decide([e]))[0] for e in evs[400:]]
     assert st.runtimes["ops"].streams.states["ec2"].fit is not None
     for d in (warm[10], warm[-1], batch[0], batch[-1], singles[-1]):
-        r = await replay_decision(st, d["id"])
+        r = await st.replayer.replay(d["id"])
         assert r["matches_original"], r["original_vs_stored"]
         assert r["original"]["score"] == d["score"] and r["original"]["action"] == d["action"]
         assert r["current"]["versions"] == d["model_versions"]
@@ -51,7 +50,6 @@ async def test_ops_decisions_replay_exactly_across_warm_up_fit_and_batches(setti
 async def test_credit_replay_and_feedback_labels_reach_training(settings, shared_data) -> None:  # type: ignore[no-untyped-def]
     from models.datasets import build_profile_data
     from models.training import feedback_rows
-    from studio import feedback
     from studio.bootstrap import stop
 
     st = await _studio(settings)
@@ -61,10 +59,10 @@ async def test_credit_replay_and_feedback_labels_reach_training(settings, shared
                  features={n: float(r[n]) for n in names if pd.notna(r[n])}, context={}, index=i)
            for i, (_, r) in enumerate(rows.iterrows())]
     ds = await st.runner.decide(evs)
-    r = await replay_decision(st, ds[7]["id"])
+    r = await st.replayer.replay(ds[7]["id"])
     assert r["matches_original"] and r["batch_size"] == 40
     for d, y in zip(ds, rows["default.payment.next.month"], strict=True):
-        await feedback.record(st, decision_id=d["id"], outcome=float(y), source="review", actor="t")
+        await st.feedback.record(decision_id=d["id"], outcome=float(y), source="review", actor="t")
     extra = feedback_rows(st.profiles["credit"], build_profile_data(st.profiles["credit"], st.settings.data_dir),
                           st.registry)
     assert extra is not None and extra.y.size == 40 and extra.X.shape == (40, len(names))
