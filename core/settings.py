@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     batch_api_max_events: int = Field(1000, ge=1, le=10_000)
     tool_timeout_ms: float = Field(2000.0, gt=0)
     stream_refit_every: int = Field(5000, ge=0)
-    # stream fits (~0.4 s of CPU each) in a child process, off the decision path's GIL (graph/fit_process.py)
+    # stream fits (~0.4 s of CPU each) in a child process, off the decision path's GIL (runtime/fit_process.py)
     stream_fit_process: bool = True
     maintenance_interval_s: float = Field(300.0, ge=0.0)  # baselines refresh, router sync (0: off)
     # allocations between young-generation GC runs once started (Python's default is 700; 0 keeps it): a

@@ -18,8 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from core.events import Event
 from graph.context import DecisionContext
 from graph.nodes.alarm import alarm
 from graph.nodes.combine import combine
@@ -28,6 +30,8 @@ from graph.nodes.govern import govern
 from graph.nodes.persist import persist
 from graph.nodes.prepare import prepare
 from graph.state import DecisionState
+from runtime.profile_runtime import ProfileRuntime
+from store.ids import new_id
 
 Step = Callable[[DecisionState, Runtime[DecisionContext]], Awaitable[dict[str, Any]]]
 
@@ -49,7 +53,10 @@ STEPS: tuple[tuple[str, tuple[Step, ...]], ...] = (
     ("fan_out", (prepare, fan_out)), ("combine", (combine, alarm, govern)), ("persist", (persist,)))
 
 
-def build_decision_graph() -> Any:
+DecisionGraph = CompiledStateGraph[DecisionState, DecisionContext, DecisionState, DecisionState]
+
+
+def build_decision_graph() -> DecisionGraph:
     """Compile once at start-up; every profile runs the same graph with its own runtime context."""
     g = StateGraph(DecisionState, context_schema=DecisionContext)
     for name, fns in STEPS:
@@ -59,3 +66,14 @@ def build_decision_graph() -> Any:
         g.add_edge(a, b)
     g.add_edge(STEPS[-1][0], END)
     return g.compile(name="decision")
+
+
+def batch_runner(graph: DecisionGraph, make_context: Callable[[ProfileRuntime], DecisionContext]
+                 ) -> Callable[[ProfileRuntime, list[Event]], Awaitable[list[dict[str, Any]]]]:
+    """What the runner calls for each micro-batch: one graph run with the profile's context (runtime/runner.py)."""
+
+    async def run(rt: ProfileRuntime, events: list[Event]) -> list[dict[str, Any]]:
+        out = await graph.ainvoke({"events": events, "batch_id": new_id("bat")}, context=make_context(rt))
+        return out["decisions"]  # type: ignore[no-any-return]
+
+    return run

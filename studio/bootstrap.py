@@ -18,11 +18,12 @@ from sqlalchemy import Engine
 
 from core.profiles import Profile, load_profiles
 from core.settings import Settings
-from graph.context import DecisionContext, ProfileRuntime
-from graph.decision import build_decision_graph
-from graph.runner import DecisionRunner
+from graph.context import DecisionContext
+from graph.decision import DecisionGraph, batch_runner, build_decision_graph
 from models.registry import ModelRegistry
 from policies.rules import RulePack, load_rule_pack
+from runtime.profile_runtime import ProfileRuntime
+from runtime.runner import DecisionRunner
 from store.decisions import DecisionWriter
 from store.engine import init_db, make_engine
 from store.lookups import Lookups
@@ -42,10 +43,8 @@ from studio.watchlists import WatchlistService
 from studio.webhook_subscriptions import WebhookSubscriptions
 
 if TYPE_CHECKING:
-    from langgraph.graph.state import CompiledStateGraph
     from threadpoolctl import threadpool_limits
 
-    from graph.state import DecisionState
     from store.wal_checkpoint import WalCheckpointer
     from studio.chat import ChatService
     from studio.overseer import Overseer
@@ -73,7 +72,7 @@ class Studio:
     executor: ThreadPoolExecutor | None = None
     write_executor: ThreadPoolExecutor | None = None  # the one thread that writes decision batches
     fit_executor: Executor | None = None
-    graph: CompiledStateGraph[DecisionState, DecisionContext, DecisionState, DecisionState] | None = None
+    graph: DecisionGraph | None = None
     runner: DecisionRunner | None = None
     overseer: Overseer | None = None  # LLM provider, prompts, explanation jobs
     workers: WorkerPool | None = None  # in-process explanation and webhook workers
@@ -163,7 +162,7 @@ def build_studio(settings: Settings, *, train: bool | None = None, progress: boo
     studio.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
     studio.write_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-write")
     if settings.stream_fit_process:
-        from graph.fit_process import FitProcess
+        from runtime.fit_process import FitProcess
 
         studio.fit_executor = FitProcess(settings.database_url, settings.models_path, settings.profiles_dir)
     else:
@@ -196,8 +195,9 @@ def build_services(studio: Studio) -> None:
 
     tools = chat_tools(engine, forecast=studio.forecasts.of_named_stream, model_tool=model_tool)
     studio.chat = ChatService(s, engine, list(studio.profiles), tools, provider=lambda: overseer.provider)
+    assert studio.graph is not None
     studio.runner = DecisionRunner(
-        studio.graph, runtimes, studio.context, max_size=s.batch_max_size,
+        batch_runner(studio.graph, studio.context), runtimes, max_size=s.batch_max_size,
         max_wait_s=s.batch_max_wait_ms / 1000.0, on_batch=studio.metrics.batch, threaded=s.decision_thread)
     studio.decisions = DecisionService(engine, studio.runner, studio.replayer, overseer)
     studio.alerts = AlertService(engine, studio.review)
@@ -216,7 +216,6 @@ async def start(studio: Studio) -> None:
     assert studio.runner is not None
     await studio.runner.start()
     studio.metrics.uptime.set(studio.started_at)
-    from graph.state import DecisionState
     from store.wal_checkpoint import WalCheckpointer
 
     studio.wal = WalCheckpointer(studio.engine)

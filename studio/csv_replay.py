@@ -16,10 +16,11 @@ import pandas as pd
 from core.errors import ValidationFailed
 from core.events import Event, validate_event
 from core.profiles import Profile
-from graph.context import DecisionContext, ProfileRuntime, RouterRuntime
-from graph.streams import StreamManager
+from graph.context import DecisionContext
 from models.bundle import load_bundle
 from models.datasets import read_timestamps
+from runtime.profile_runtime import ProfileRuntime, RouterRuntime
+from runtime.streams import StreamManager
 from studio.bootstrap import Studio
 from studio.runtimes import load_router
 

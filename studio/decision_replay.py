@@ -14,7 +14,6 @@ from sqlalchemy import Engine
 from core.errors import Conflict, NotFound
 from core.profiles import Profile
 from graph.calibrate import rank_causally
-from graph.context import ProfileRuntime
 from graph.nodes.alarm import alarm_flags
 from graph.nodes.combine import combine_rows
 from graph.nodes.govern import govern_rows
@@ -26,6 +25,7 @@ from models.registry import ModelRegistry
 from models.stream_state import StreamFit, StreamState
 from policies.rules import RulePack
 from policies.slm.policy import evaluate_rules
+from runtime.profile_runtime import ProfileRuntime
 from store.decisions import decisions_of_batch, get_decision
 from store.replay_inputs import batch_states, fit_version
 from tools.models import run_model

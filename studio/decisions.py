@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from core.errors import NotFound
 from core.events import Event
-from graph.runner import DecisionRunner
+from runtime.runner import DecisionRunner
 from store.decisions import get_decision
 from studio import trail
 from studio.decision_replay import DecisionReplay

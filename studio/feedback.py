@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from core.errors import NotFound, ValidationFailed
 from core.profiles import Profile, get_profile
-from graph.context import ProfileRuntime
 from models.router import CONTEXT, off_policy_evaluation, reward
+from runtime.profile_runtime import ProfileRuntime
 from store import router_repo
 from store.decisions import get_decision
 from store.engine import write_tx

@@ -13,9 +13,9 @@ import numpy as np
 from core.errors import ValidationFailed
 from core.events import check_physical_limits
 from core.profiles import Profile, get_profile
-from graph.context import ProfileRuntime
 from models.bundle import ModelBundle
 from models.forecasting import ForecastService, History, history_from_points, history_from_stream
+from runtime.profile_runtime import ProfileRuntime
 
 T = TypeVar("T")
 

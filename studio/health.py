@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core.settings import Settings
-from graph.context import ProfileRuntime
-from graph.runner import DecisionRunner
+from runtime.profile_runtime import ProfileRuntime
+from runtime.runner import DecisionRunner
 from store.explanations import JOBS
 from store.jobs import counts_by_status
 from studio import __version__

@@ -8,8 +8,8 @@ import logging
 
 from sqlalchemy import Engine
 
-from graph.context import ProfileRuntime
 from models.router import RouterState
+from runtime.profile_runtime import ProfileRuntime
 from store.baselines import refresh_from_decisions
 from store.lookups import Lookups
 from store.router_repo import latest_state

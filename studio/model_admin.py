@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 
 from core.errors import Conflict, NotFound
 from core.profiles import Profile, get_profile
-from graph.context import ProfileRuntime
 from models.bundle import ModelBundle, load_bundle
 from models.registry import ModelRegistry
+from runtime.profile_runtime import ProfileRuntime
 from store.audit import AuditRecord, append
 from store.engine import write_tx
 from studio.runtimes import load_router

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.errors import NotFound, ValidationFailed
 from core.profiles import Profile, get_profile
-from graph.context import ProfileRuntime
+from runtime.profile_runtime import ProfileRuntime
 
 
 class StreamService:

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 
 from core import PROJECT_ROOT
 
-LAYERS = ["api", "studio", "graph", "tools", "models", "store", "policies", "core"]
+LAYERS = ["api", "studio", "graph", "runtime", "tools", "models", "store", "policies", "core"]
 
 
 def test_the_import_contracts_hold() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.events import Event
-from graph.batcher import MicroBatcher
+from runtime.batcher import MicroBatcher
 from store.decisions import count_decisions
 from store.engine import write_tx
 from store.streams import StreamRepository

@@ -16,13 +16,13 @@ from graph.calibrate import rank_causally
 from graph.nodes import fan_out as fan_out_node
 from graph.nodes.alarm import alarm_flags
 from graph.nodes.combine import combine_rows
-from graph.streams import keep_persistent
 from graph.table import ScoreTable
 from models.base import ModelScores
 from models.calibration import EcdfCalibrator, IdentityCalibrator
 from models.online_rank import OnlineRank
 from models.stream_state import StreamState
 from policies.alarm import alarm_points
+from runtime.streams import keep_persistent
 from studio import PROJECT_ROOT
 from tools.results import ToolResult
 

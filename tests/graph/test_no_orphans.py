@@ -1,5 +1,5 @@
-"""Nothing outlives the server: after kill -9 of a real `studio serve`, its stream-fit child (graph/fit_process.py)
-and multiprocessing's resource tracker are gone within 5 s; graph/lifeline.py alone, for a child of the process
+"""Nothing outlives the server: after kill -9 of a real `studio serve`, its stream-fit child (runtime/fit_process.py)
+and multiprocessing's resource tracker are gone within 5 s; runtime/lifeline.py alone, for a child of the process
 it follows and for one started through an intermediate. Processes are read from /proc (Linux)."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_kill_9_of_the_server_leaves_no_fit_child_or_resource_tracker(trained_va
 
 
 # A follower: a process that calls exit_with_parent(pid to follow), prints its pid and sleeps.
-FOLLOWER = ("import os, sys, time; sys.path.insert(0, {root!r}); from graph.lifeline import exit_with_parent; "
+FOLLOWER = ("import os, sys, time; sys.path.insert(0, {root!r}); from runtime.lifeline import exit_with_parent; "
             "exit_with_parent({pid}); print(os.getpid(), flush=True); time.sleep(120)")
 # A parent that starts a follower of itself, or through an intermediate (a plain sleeper that starts it).
 PARENT = ("import os, subprocess, sys; follower = {follower!r}.replace('{{pid}}', str(os.getpid())); "

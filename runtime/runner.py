@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from core.errors import StudioError, ValidationFailed
 from core.events import DEFAULT_STREAM, Event, validate_event
 from core.profiles import get_profile
-from graph.batcher import MicroBatcher
-from graph.context import DecisionContext, ProfileRuntime
-from store.ids import new_id
+from runtime.batcher import MicroBatcher
+from runtime.profile_runtime import ProfileRuntime
 
 T = TypeVar("T")
+# one run of the decision graph over a micro-batch of one profile's events: their decisions, in order
+# (graph/decision.py's batch_runner)
+RunGraph = Callable[[ProfileRuntime, list[Event]], Awaitable[list[dict[str, Any]]]]
 
 
 class DecisionLoop:
@@ -57,13 +59,12 @@ def _bind(fn: Callable[[str, int, float], None] | None, profile: str) -> Callabl
 
 
 class DecisionRunner:
-    def __init__(self, graph: Any, runtimes: dict[str, ProfileRuntime],
-                 make_context: Callable[[ProfileRuntime], DecisionContext], *, max_size: int, max_wait_s: float,
-                 on_batch: Callable[[str, int, float], None] | None = None, threaded: bool = False) -> None:
-        self.graph = graph
+    def __init__(self, run_graph: RunGraph, runtimes: dict[str, ProfileRuntime], *, max_size: int,
+                 max_wait_s: float, on_batch: Callable[[str, int, float], None] | None = None,
+                 threaded: bool = False) -> None:
+        self.run_graph = run_graph
         self.thread: DecisionLoop | None = DecisionLoop() if threaded else None
         self.runtimes = runtimes
-        self.make_context = make_context
         self.batchers = {
             name: MicroBatcher(self._runner(name), max_size=max_size, max_wait_s=max_wait_s, name=name,
                                on_batch=_bind(on_batch, name))
@@ -88,9 +89,7 @@ class DecisionRunner:
 
     async def run_batch(self, profile: str, events: list[Event]) -> list[dict[str, Any]]:
         """One graph run over a batch of events of one profile (what the batcher calls; replay calls it too)."""
-        ctx = self.make_context(self.runtimes[profile])
-        out = await self.graph.ainvoke({"events": events, "batch_id": new_id("bat")}, context=ctx)
-        return out["decisions"]
+        return await self.run_graph(self.runtimes[profile], events)
 
     async def _start_batchers(self) -> None:
         for b in self.batchers.values():

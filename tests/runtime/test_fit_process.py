@@ -1,4 +1,4 @@
-"""Stream fits in a child process (graph/fit_process.py): the same fit as in this process, only fit_stream is
+"""Stream fits in a child process (runtime/fit_process.py): the same fit as in this process, only fit_stream is
 accepted, a dead child is replaced, and a served studio installs fits computed in the child."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 
 from core.events import Event
 from core.profiles import load_profiles
-from graph.fit_process import FitProcess
 from models.stream_fit import fit_stream
+from runtime.fit_process import FitProcess
 from studio.bootstrap import build_studio, start, stop
 
 

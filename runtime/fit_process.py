@@ -9,7 +9,7 @@ pickle; floats survive the round trip exactly, so a fit is the same as one compu
 A child that dies is replaced on the next submit; the fit that was in flight fails and is retried later.
 
 Nothing outlives the server: the child exits within a second of the server's death, kill -9 included
-(graph/lifeline.py: a parent-death signal and a watchdog). multiprocessing's resource tracker, started for the
+(runtime/lifeline.py: a parent-death signal and a watchdog). multiprocessing's resource tracker, started for the
 pool's queues, then sees EOF on its pipe (the server and the child held its only write ends) and exits too."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from graph.lifeline import exit_with_parent
 from models.stream_fit import fit_stream
 from models.stream_state import StreamFit
+from runtime.lifeline import exit_with_parent
 
 log = logging.getLogger(__name__)
 _JSON = orjson.OPT_SERIALIZE_NUMPY

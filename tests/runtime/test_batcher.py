@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from graph.batcher import MicroBatcher
+from runtime.batcher import MicroBatcher
 
 
 async def test_order_per_stream_and_no_loss_under_concurrency() -> None:
@@ -103,7 +103,7 @@ async def test_an_idle_batcher_runs_a_lone_request_at_once_and_waits_only_under_
 async def test_the_decision_loop_runs_coroutines_on_its_own_thread() -> None:
     import threading
 
-    from graph.runner import DecisionLoop
+    from runtime.runner import DecisionLoop
 
     async def where(x: int) -> tuple[str, int]:
         await asyncio.sleep(0)

@@ -1,0 +1,1 @@
+"""The decision loop without LangGraph: profile runtimes, stream state and its fit process, micro-batching, the runner."""
