@@ -21,6 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from core.domain import Decision
 from core.events import Event
 from graph.context import DecisionContext
 from graph.nodes.alarm import alarm
@@ -69,10 +70,10 @@ def build_decision_graph() -> DecisionGraph:
 
 
 def batch_runner(graph: DecisionGraph, make_context: Callable[[ProfileRuntime], DecisionContext]
-                 ) -> Callable[[ProfileRuntime, list[Event]], Awaitable[list[dict[str, Any]]]]:
+                 ) -> Callable[[ProfileRuntime, list[Event]], Awaitable[list[Decision]]]:
     """What the runner calls for each micro-batch: one graph run with the profile's context (runtime/runner.py)."""
 
-    async def run(rt: ProfileRuntime, events: list[Event]) -> list[dict[str, Any]]:
+    async def run(rt: ProfileRuntime, events: list[Event]) -> list[Decision]:
         out = await graph.ainvoke({"events": events, "batch_id": new_id("bat")}, context=make_context(rt))
         return out["decisions"]  # type: ignore[no-any-return]
 

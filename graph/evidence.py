@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from core.domain import Decision
 from policies.llm_checks import PSEUDONYM, Facts, numbers_in
 
 ID_KEYS = {"token", "venue", "entity", "host", "service", "applicant_id", "account", "customer", "user", "wallet",
@@ -91,7 +92,7 @@ def quoted(data: dict[str, str], pseudo: Pseudonymizer) -> str:
     return body.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def model_lineup(decision: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+def model_lineup(decision: Decision) -> tuple[frozenset[str], frozenset[str]]:
     """(every model of the decision, the models that answered): the meta-classifier counts when it scored."""
     names = {m["name"] for m in decision["models"]}
     ran = {m["name"] for m in decision["models"] if m["status"] == "ok"}
@@ -102,11 +103,11 @@ def model_lineup(decision: dict[str, Any]) -> tuple[frozenset[str], frozenset[st
     return frozenset(names), frozenset(ran)
 
 
-def build_evidence(decision: dict[str, Any], *, thresholds: dict[str, Any], history: dict[str, Any],
+def build_evidence(decision: Decision, *, thresholds: dict[str, Any], history: dict[str, Any],
                    pseudo: Pseudonymizer) -> tuple[dict[str, Any], str]:
     """(evidence JSON for the LLM, quoted untrusted text). Ids are aliased before anything else is built."""
     inputs = decision["inputs"]
-    stream = pseudo.alias(decision["stream"], "stream") if decision.get("stream") else None
+    stream = pseudo.alias(decision["stream"], "stream") if decision["stream"] else None
     ids, free_text = split_context(inputs.get("context") or {}, pseudo)
     models = [{k: m.get(k) for k in MODEL_KEYS} for m in decision["models"]]
     counts = {s: sum(1 for m in models if m["status"] == s) for s in {m["status"] for m in models}}
@@ -134,7 +135,7 @@ def build_evidence(decision: dict[str, Any], *, thresholds: dict[str, Any], hist
     return pseudo.mask_all(evidence), quoted(free_text, pseudo)
 
 
-def facts_of(decision: dict[str, Any], evidence: dict[str, Any], *, known_models: frozenset[str],
+def facts_of(decision: Decision, evidence: dict[str, Any], *, known_models: frozenset[str],
              pseudo: Pseudonymizer) -> Facts:
     lineup, ran = model_lineup(decision)
     nums = numbers_in(evidence)

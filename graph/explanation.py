@@ -14,6 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from sqlalchemy import Engine
 
+from core.domain import Decision
 from graph.evidence import Pseudonymizer, build_evidence, evidence_json, facts_of
 from graph.narrator import NOTICE as NO_LLM_NOTICE
 from graph.narrator import narrate as template_text
@@ -47,7 +48,7 @@ class ExplanationContext:
 
 
 class ExplanationState(TypedDict, total=False):
-    decision: dict[str, Any]
+    decision: Decision
     evidence: dict[str, Any]
     evidence_text: str
     event_data: str

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any
+
+from core.domain import Decision
 
 PROVIDER = "template"
 NOTICE = "Written by the template narrator (no LLM endpoint is configured)."
@@ -16,7 +17,7 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def narrate(decision: dict[str, Any]) -> str:
+def narrate(decision: Decision) -> str:
     """Plain-language explanation: what was observed, what fired, what the models said, what was decided."""
     parts: list[str] = []
     inputs = decision["inputs"]

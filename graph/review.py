@@ -18,6 +18,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from sqlalchemy import Engine
 
+from core.domain import Explanation
 from core.errors import NotFound
 from store import alert_ops, alerts
 from store.decisions import get_decision
@@ -62,7 +63,7 @@ def approval_reasons(action: str, overseer: dict[str, Any] | None) -> list[str]:
     return reasons
 
 
-def overseer_view(explanation: dict[str, Any], decision_id: str) -> dict[str, Any] | None:
+def overseer_view(explanation: Explanation, decision_id: str) -> dict[str, Any] | None:
     """The overseer's verdict on the alert's latest decision, if it gave one."""
     verdict = explanation.get("verdict")
     if not verdict:
@@ -80,7 +81,7 @@ async def triage(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[st
     if row is None:
         raise NotFound(f"no alert {alert_id!r}")
     d = await asyncio.to_thread(get_decision, engine, row["last_decision_id"])
-    exp = (d or {}).get("explanation") or {}
+    exp: Explanation = d["explanation"] if d is not None else {}
     overseer = overseer_view(exp, row["last_decision_id"])
     facts = {"alert_id": alert_id, "decision_id": row["first_decision_id"],
              "last_decision_id": row["last_decision_id"], "action": row["action"], "severity": row["severity"],

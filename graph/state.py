@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
+from core.domain import Decision, RouterChoice
 from core.events import Event
 from tools.results import SlmResult, ToolResult
 
@@ -21,9 +22,9 @@ class DecisionState(TypedDict, total=False):
     pre_states: dict[str, dict[str, Any]]  # each stream's fit version and model states before this batch
     outputs: Annotated[dict[str, ToolResult], merge_dicts]
     slm: list[SlmResult]
-    routes: list[dict[str, Any]]
+    routes: list[RouterChoice]
     table: Any  # graph.table.ScoreTable
     combined: list[dict[str, Any]]
     rulings: list[Any]
     alarms: list[bool] | None  # the alarm stage's flag per event (None: the profile has no alarm stage)
-    decisions: list[dict[str, Any]]
+    decisions: list[Decision]

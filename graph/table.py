@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from core.domain import ModelOutput
 from tools.results import ToolResult
 
 
@@ -68,7 +69,7 @@ class ScoreTable:
         except ValueError:
             return None
 
-    def entries(self) -> list[list[dict[str, Any]]]:
+    def entries(self) -> list[list[ModelOutput]]:
         """Each event's per-model part of its decision (name, family, version, status, latency, score, raw,
         ready, and a detail or an error), built model by model so the constant fields are set once per column;
         the matrices are rounded and converted to lists once, not per model (numpy's per-call cost is most of a

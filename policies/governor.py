@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.domain import GovernorRuling, RuleFired
 from core.profiles import Thresholds
 from policies.rules import ACTION_RANK
 
@@ -21,7 +22,7 @@ class Ruling:
     overseer_reasons: list[str] = field(default_factory=list)
     hard_floor: str = "none"  # the action hard rules set; nothing downstream may go below it
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> GovernorRuling:
         return {
             "action": self.action, "severity": self.severity, "label": self.label, "actions": self.actions,
             "ask_overseer": self.ask_overseer, "overseer_reasons": self.overseer_reasons,
@@ -52,7 +53,7 @@ def govern(
     score: float,
     disagreement: float,
     thresholds: Thresholds,
-    fired_rules: list[dict[str, Any]],
+    fired_rules: list[RuleFired],
     answered: int,
     expected: int,
     alarm: bool | None = None,
@@ -111,7 +112,7 @@ def govern(
                   ask_overseer=bool(reasons), overseer_reasons=reasons, hard_floor=hard_floor)
 
 
-def exploration_allowed(provisional_severity: int, fired_rules: list[dict[str, Any]], thresholds: Thresholds) -> bool:
+def exploration_allowed(provisional_severity: int, fired_rules: list[RuleFired], thresholds: Thresholds) -> bool:
     """The router may explore only on calm events: no hard rule, severity below the profile's limit."""
     if any(r["hard"] for r in fired_rules):
         return False

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from core.domain import Decision
 from core.errors import StudioError, ValidationFailed
 from core.events import DEFAULT_STREAM, Event, validate_event
 from core.profiles import get_profile
@@ -21,7 +22,7 @@ from runtime.profile_runtime import ProfileRuntime
 T = TypeVar("T")
 # one run of the decision graph over a micro-batch of one profile's events: their decisions, in order
 # (graph/decision.py's batch_runner)
-RunGraph = Callable[[ProfileRuntime, list[Event]], Awaitable[list[dict[str, Any]]]]
+RunGraph = Callable[[ProfileRuntime, list[Event]], Awaitable[list[Decision]]]
 
 
 class DecisionLoop:
@@ -72,7 +73,7 @@ class DecisionRunner:
         }
 
     def _runner(self, profile: str) -> Callable[[list[Event]], Any]:
-        async def run(events: list[Event]) -> list[dict[str, Any]]:
+        async def run(events: list[Event]) -> list[Decision]:
             """A batch that raises leaves no trace: its streams are rolled back in memory (it committed
             nothing), so the batcher can run its requests again one by one and only the bad one fails."""
             rt = self.runtimes[profile]
@@ -87,7 +88,7 @@ class DecisionRunner:
 
         return run
 
-    async def run_batch(self, profile: str, events: list[Event]) -> list[dict[str, Any]]:
+    async def run_batch(self, profile: str, events: list[Event]) -> list[Decision]:
         """One graph run over a batch of events of one profile (what the batcher calls; replay calls it too)."""
         return await self.run_graph(self.runtimes[profile], events)
 
@@ -135,19 +136,19 @@ class DecisionRunner:
             raise ValidationFailed("invalid event" if len(events) == 1 else "invalid events", details=problems)
         return events
 
-    async def decide(self, events: list[Event]) -> list[dict[str, Any]]:
+    async def decide(self, events: list[Event]) -> list[Decision]:
         """Validate, then decide every event; returns decisions in the order of the events."""
         self.validate(events)
         groups: dict[str, list[int]] = {}
         for i, ev in enumerate(events):
             groups.setdefault(ev.profile, []).append(i)
         results = await self._on_loop(self._submit_all(events, groups))
-        out: list[dict[str, Any]] = [{}] * len(events)
+        out: list[Decision] = [None] * len(events)  # type: ignore[list-item]  # every slot is set below
         for (_, idx), decs in zip(groups.items(), results, strict=True):
             for i, d in zip(idx, decs, strict=True):
                 out[i] = d
         return out
 
-    async def _submit_all(self, events: list[Event], groups: dict[str, list[int]]) -> list[list[dict[str, Any]]]:
+    async def _submit_all(self, events: list[Event], groups: dict[str, list[int]]) -> list[list[Decision]]:
         return list(await asyncio.gather(*(self.batchers[p].submit([events[i] for i in idx])
                                            for p, idx in groups.items())))

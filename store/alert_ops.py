@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, update
 
-from store.alerts import ALERTS, ago, comment
+from core.domain import Alert
+from store.alerts import ALERTS, ago, as_alert, comment
 from store.audit import AuditRecord, append
 from store.engine import write_tx
 from store.ids import now_iso
@@ -39,7 +40,7 @@ def _payload(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "profile": row["profile"], "stream": row["stream"], "rule": row["rule"], **extra}
 
 
-def mutate(engine: Engine, alert_id: str, *, actor: str, action: str, fn: Mutation) -> dict[str, Any]:
+def mutate(engine: Engine, alert_id: str, *, actor: str, action: str, fn: Mutation) -> Alert:
     """Lock the row, let `fn` compute (values, audit extras) or raise AlertRefused, write both, return the row."""
     with write_tx(engine) as conn:
         row = _locked(conn, alert_id)
@@ -48,7 +49,7 @@ def mutate(engine: Engine, alert_id: str, *, actor: str, action: str, fn: Mutati
         conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(values))
         row.update(values)
         append(conn, [AuditRecord(actor, action, "alert", alert_id, _payload(row, state=row["state"], **extra))])
-        return row
+        return as_alert(row)
 
 
 def _unresolved(row: dict[str, Any], what: str) -> None:
@@ -56,7 +57,7 @@ def _unresolved(row: dict[str, Any], what: str) -> None:
         raise AlertRefused(f"the alert is resolved ({row['resolution']}): it cannot be {what}")
 
 
-def acknowledge(engine: Engine, alert_id: str, *, actor: str) -> dict[str, Any]:
+def acknowledge(engine: Engine, alert_id: str, *, actor: str) -> Alert:
     def fn(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         _unresolved(row, "acknowledged")
         if row["state"] == "acknowledged":
@@ -66,7 +67,7 @@ def acknowledge(engine: Engine, alert_id: str, *, actor: str) -> dict[str, Any]:
     return mutate(engine, alert_id, actor=actor, action="alert.acknowledged", fn=fn)
 
 
-def assign(engine: Engine, alert_id: str, *, assignee: str | None, actor: str) -> dict[str, Any]:
+def assign(engine: Engine, alert_id: str, *, assignee: str | None, actor: str) -> Alert:
     def fn(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         _unresolved(row, "assigned")
         return {"assignee": assignee}, {"assignee": assignee, "previous_assignee": row["assignee"]}
@@ -74,7 +75,7 @@ def assign(engine: Engine, alert_id: str, *, assignee: str | None, actor: str) -
     return mutate(engine, alert_id, actor=actor, action="alert.assigned", fn=fn)
 
 
-def snooze(engine: Engine, alert_id: str, *, until: str, actor: str, reason: str) -> dict[str, Any]:
+def snooze(engine: Engine, alert_id: str, *, until: str, actor: str, reason: str) -> Alert:
     """Hold the alert against new events of its key until `until`, unless their severity rises above today's."""
 
     def fn(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -96,7 +97,7 @@ def add_comment(engine: Engine, alert_id: str, *, body: str, actor: str) -> dict
 
 
 def resolve(engine: Engine, alert_id: str, *, resolution: str, actor: str, note: str, duplicate_of: str | None,
-            review: dict[str, Any]) -> dict[str, Any]:
+            review: dict[str, Any]) -> Alert:
     """The review's last step: resolved with its resolution, and the review (verdict, labels) in the audit."""
 
     def fn(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -4,11 +4,13 @@ with filters and keyset pages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, and_, bindparam, insert, select, update
 
+from core.domain import Alert, AlertDetail, Decision
 from policies.alerting import ALERTING, dedup_key, join_alert, new_alert
 from store.audit import AuditRecord, append
 from store.bulk import insert_rows
@@ -26,14 +28,14 @@ def ago(seconds: float) -> str:
     return iso(utcnow() - timedelta(seconds=seconds))
 
 
-def _record(actor: str, action: str, row: dict[str, Any], d: dict[str, Any], **extra: Any) -> AuditRecord:
+def _record(actor: str, action: str, row: Alert, d: Decision, **extra: Any) -> AuditRecord:
     return AuditRecord(actor, action, "alert", row["id"], {
         "alert_id": row["id"], "decision_id": d["id"], "dedup_key": row["dedup_key"], "profile": row["profile"],
         "stream": row["stream"], "entity": row["entity"], "rule": row["rule"], "decision_action": d["action"],
         "decision_severity": d["severity"], "alert_severity": row["severity"], "state": row["state"], **extra})
 
 
-def _join(row: dict[str, Any], d: dict[str, Any], actor: str) -> tuple[AuditRecord, bool]:
+def _join(row: Alert, d: Decision, actor: str) -> tuple[AuditRecord, bool]:
     """Add decision d to an unresolved alert (policies/alerting.py's rules); its audit record and whether a
     snooze suppressed it."""
     joined = join_alert(row, d)
@@ -43,22 +45,27 @@ def _join(row: dict[str, Any], d: dict[str, Any], actor: str) -> tuple[AuditReco
 _UPDATE_BY_ID = update(ALERTS).where(ALERTS.c.id == bindparam("_id"))
 
 
-def _unresolved(conn: Connection, keys: list[str], cutoff: str) -> dict[str, dict[str, Any]]:
+def as_alert(row: RowMapping | Mapping[str, Any]) -> Alert:
+    """An alerts row as the domain's Alert (the table has exactly its fields)."""
+    return cast(Alert, dict(row))
+
+
+def _unresolved(conn: Connection, keys: list[str], cutoff: str) -> dict[str, Alert]:
     """The unresolved alert of each key seen since cutoff (the most recently seen one), in one query."""
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, Alert] = {}
     rows = conn.execute(select(ALERTS).where(ALERTS.c.dedup_key.in_(keys), ALERTS.c.state != "resolved",
                                              ALERTS.c.last_seen_at >= cutoff)
                         .order_by(ALERTS.c.last_seen_at.desc(), ALERTS.c.id.desc())).mappings()
     for r in rows:
-        found.setdefault(r["dedup_key"], dict(r))
+        found.setdefault(r["dedup_key"], as_alert(r))
     return found
 
 
-def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s: float, actor: str) -> list[str]:
+def open_or_join(conn: Connection, decisions: list[Decision], *, window_s: float, actor: str) -> list[str]:
     """Inside the batch's write transaction (after the decisions' audit events, so the chain lock is held):
     each alerting decision opens an alert or joins the unresolved one with its key seen within the window.
     Returns the ids of alerts that need triage (new, or escalated past their triage)."""
-    groups: dict[str, list[tuple[dict[str, Any], str | None, str]]] = {}
+    groups: dict[str, list[tuple[Decision, str | None, str]]] = {}
     for d in decisions:
         if d["action"] in ALERTING:
             key, entity, rule = dedup_key(d)
@@ -70,8 +77,8 @@ def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s:
     links: list[dict[str, Any]] = []
     to_triage: list[str] = []
     current = _unresolved(conn, list(groups), cutoff)
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    inserts: list[Alert] = []
+    updates: list[Alert] = []
     for key, items in groups.items():
         row = current.get(key)
         is_new = row is None
@@ -101,13 +108,13 @@ def open_or_join(conn: Connection, decisions: list[dict[str, Any]], *, window_s:
 # -- reads ---------------------------------------------------------------------------------------------------
 
 
-def get(engine: Engine, alert_id: str) -> dict[str, Any] | None:
+def get(engine: Engine, alert_id: str) -> Alert | None:
     with engine.connect() as conn:
         row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).mappings().first()
-    return dict(row) if row else None
+    return as_alert(row) if row else None
 
 
-def detail(engine: Engine, alert_id: str, *, decisions: int = 100) -> dict[str, Any] | None:
+def detail(engine: Engine, alert_id: str, *, decisions: int = 100) -> AlertDetail | None:
     """The alert with its decisions (most recent first) and comments."""
     with engine.connect() as conn:
         row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).mappings().first()
@@ -117,7 +124,7 @@ def detail(engine: Engine, alert_id: str, *, decisions: int = 100) -> dict[str, 
                              .order_by(LINKS.c.joined_at.desc(), LINKS.c.decision_id.desc()).limit(decisions)).mappings()
         comments = conn.execute(select(COMMENTS).where(COMMENTS.c.alert_id == alert_id)
                                 .order_by(COMMENTS.c.created_at, COMMENTS.c.id)).mappings()
-        return {**dict(row), "decisions": [dict(r) for r in links], "comments": [dict(c) for c in comments]}
+        return AlertDetail(**as_alert(row), decisions=[dict(r) for r in links], comments=[dict(c) for c in comments])
 
 
 def decision_ids(engine: Engine, alert_id: str, limit: int) -> list[str]:
@@ -136,7 +143,7 @@ def alerts_of_decision(engine: Engine, decision_id: str) -> list[str]:
 def listing(engine: Engine, *, state: str | None = None, profile: str | None = None, stream: str | None = None,
             min_severity: int | None = None, assignee: str | None = None, since: str | None = None,
             until: str | None = None, review_status: str | None = None, before_id: str | None = None,
-            limit: int = 50) -> list[dict[str, Any]]:
+            limit: int = 50) -> list[Alert]:
     """Newest first; `before_id` is the cursor (ids sort by creation time)."""
     conds = []
     for col, value in ((ALERTS.c.state, state), (ALERTS.c.profile, profile), (ALERTS.c.stream, stream),
@@ -154,7 +161,7 @@ def listing(engine: Engine, *, state: str | None = None, profile: str | None = N
     q = select(ALERTS).where(and_(*conds)) if conds else select(ALERTS)
     q = q.order_by(ALERTS.c.id.desc()).limit(max(1, min(limit, MAX_LIMIT)))
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
+        return [as_alert(r) for r in conn.execute(q).mappings()]
 
 
 def comment(conn: Connection, alert_id: str, author: str, body: str) -> dict[str, Any]:

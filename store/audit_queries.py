@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, and_, select
 
+from core.domain import AuditEvent
 from store.tables import AuditEventRow
 
 AUDIT = AuditEventRow.__table__  # type: ignore[attr-defined]
@@ -16,7 +17,7 @@ MAX_LIMIT = 500
 def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: str | None = None,
                 actor: str | None = None, action: str | None = None, since: str | None = None,
                 until: str | None = None, after_seq: int = 0, limit: int = 100,
-                descending: bool = False, raw_payload: bool = False) -> list[dict[str, Any]]:
+                descending: bool = False, raw_payload: bool = False) -> list[AuditEvent]:
     """Events matching every given filter, in sequence order, after `after_seq` (the cursor). `raw_payload`
     keeps each payload as the canonical JSON text that was hashed (for exports that must re-verify)."""
     conds = []
@@ -39,7 +40,7 @@ def list_events(engine: Engine, *, subject_id: str | None = None, subject_type: 
     q = q.order_by(AUDIT.c.seq.desc() if descending else AUDIT.c.seq).limit(max(1, min(limit, MAX_LIMIT)))
     with engine.connect() as conn:
         if raw_payload:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            return [cast(AuditEvent, dict(r)) for r in conn.execute(q).mappings()]
         return [public(dict(r)) for r in conn.execute(q).mappings()]
 
 
@@ -48,7 +49,7 @@ def like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def public(row: dict[str, Any]) -> dict[str, Any]:
+def public(row: dict[str, Any]) -> AuditEvent:
     out = dict(row)
     out["payload"] = json.loads(row["payload"])
-    return out
+    return cast(AuditEvent, out)

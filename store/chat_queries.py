@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, true
 
+from core.domain import Decision
 from store.decisions import DECISIONS, from_row
 from store.tables import AlertRow, StreamStateRow
 
@@ -15,7 +16,7 @@ STREAMS = StreamStateRow.__table__  # type: ignore[attr-defined]
 
 
 def stream_window(engine: Engine, profile: str, stream: str, since_ts: float | None, until_ts: float | None,
-                  limit: int = 500) -> list[dict[str, Any]]:
+                  limit: int = 500) -> list[Decision]:
     """Decisions of one stream with event time in [since_ts, until_ts), oldest first."""
     conds = [DECISIONS.c.profile == profile, DECISIONS.c.stream == stream]
     if since_ts is not None:
@@ -81,7 +82,7 @@ def alerts(engine: Engine, *, profile: str | None = None, resolution: str | None
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def incident_candidates(engine: Engine, profile: str, limit: int = 5000) -> list[dict[str, Any]]:
+def incident_candidates(engine: Engine, profile: str, limit: int = 5000) -> list[Decision]:
     """Recent decisions of a profile that raised something (alert, critical, review), with their inputs."""
     q = (select(DECISIONS).where(DECISIONS.c.profile == profile, DECISIONS.c.action.in_(["alert", "critical", "review"]))
          .order_by(DECISIONS.c.created_at.desc()).limit(limit))

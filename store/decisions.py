@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Engine, select
 
+from core.domain import Decision
 from store import audit
 from store.alerts import open_or_join
 from store.audit import AuditRecord, canonical, sha256_text
@@ -43,19 +44,21 @@ class DecisionDoc(dict[str, Any]):
         return (dict, (dict(self),))
 
 
-def to_text_row(d: dict[str, Any], shared: dict[int, bytes] | None = None) -> dict[str, Any]:
+def to_text_row(d: Decision, shared: dict[int, bytes] | None = None) -> dict[str, Any]:
     """The decision's row with every JSON column serialized once (keys sorted) and stored as those very bytes;
     the content hash is taken over the same bytes (orjson.Fragment), so it equals content_hash() of the row
     as read back. The outputs column is its parts' serializations joined in sorted key order (the same bytes
     as serializing it whole). `shared` (id -> bytes) serializes an object shared by a batch's decisions (their
     model versions) once. A DecisionDoc gets its serialized parts in `wire`."""
-    parts = [orjson.dumps(d[k], option=_SORTED) for k in _OUTPUT_KEYS]
+    fields = cast("dict[str, Any]", d)  # read by name below
+    parts = [orjson.dumps(fields[k], option=_SORTED) for k in _OUTPUT_KEYS]
     outputs = b"{" + b",".join(k + p for k, p in zip(_OUTPUT_PREFIXES, parts, strict=True)) + b"}"
     inputs, router, signals, rules, governor, explanation = (
-        orjson.dumps(d[k], option=_SORTED) for k in ("inputs", "router", "signals", "rules", "governor", "explanation"))
+        orjson.dumps(fields[k], option=_SORTED) for k in ("inputs", "router", "signals", "rules", "governor",
+                                                          "explanation"))
     versions = _dumps_shared(d["model_versions"], shared)
     fragment = orjson.Fragment
-    body = {  # the hashed columns, keys in sorted order: serialized without sorting, the same bytes as sorted
+    body: dict[str, Any] = {  # the hashed columns, keys in sorted order: serialized without sorting, the same bytes as sorted
         "action": d["action"], "batch_id": d["batch_id"], "created_at": d["created_at"],
         "disagreement": d["disagreement"], "event_ts": d["event_ts"], "governor": fragment(governor), "id": d["id"],
         "inputs": fragment(inputs), "label": d["label"], "model_versions": fragment(versions),
@@ -107,15 +110,15 @@ def parse_stored(row: dict[str, Any]) -> dict[str, Any]:
     return {k: orjson.loads(v) if k in _JSON_COLUMNS and isinstance(v, str) else v for k, v in row.items()}
 
 
-def from_row(row: dict[str, Any]) -> dict[str, Any]:
+def from_row(row: dict[str, Any]) -> Decision:
     out = {k: row[k] for k in ("id", "created_at", "profile", "stream", "event_ts", "request_id", "batch_id", "label",
                                "severity", "score", "action", "disagreement", "inputs", "router", "signals", "rules",
                                "governor", "model_versions", "explanation", "content_sha256")}
     out.update(row["outputs"])
-    return out
+    return cast(Decision, out)
 
 
-def audit_payload(d: dict[str, Any], sha: str) -> dict[str, Any]:
+def audit_payload(d: Decision, sha: str) -> dict[str, Any]:
     return {
         "decision_id": d["id"], "profile": d["profile"], "stream": d["stream"], "request_id": d["request_id"],
         "action": d["action"], "severity": d["severity"], "label": d["label"], "score": d["score"],
@@ -138,7 +141,7 @@ class DecisionWriter:
         self.alert_window_s = alert_window_s  # None: no alerts (replays); else the dedup window
         self.on_alerts = on_alerts  # wakes the review triager after a commit that opened or escalated alerts
 
-    def write_batch(self, profile: str, decisions: list[dict[str, Any]], stream_items: list[Any], actor: str,
+    def write_batch(self, profile: str, decisions: list[Decision], stream_items: list[Any], actor: str,
                     batch_states: list[dict[str, Any]] | None = None, *, wait: bool = True) -> bool:
         """Commit the batch; True once written. wait=False writes only if the transaction can start at once
         (see write_tx) and otherwise returns False, having written nothing."""
@@ -170,7 +173,7 @@ class DecisionWriter:
         return True
 
 
-def get_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:
+def get_decision(engine: Engine, decision_id: str) -> Decision | None:
     with engine.connect() as conn:
         row = conn.execute(select(DECISIONS).where(DECISIONS.c.id == decision_id)).mappings().first()
     return from_row(dict(row)) if row else None
@@ -183,7 +186,7 @@ def count_decisions(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(DECISIONS)).scalar_one())
 
 
-def decisions_of_batch(engine: Engine, batch_id: str) -> list[dict[str, Any]]:
+def decisions_of_batch(engine: Engine, batch_id: str) -> list[Decision]:
     """Every decision of one micro-batch, in the batch's order."""
     with engine.connect() as conn:
         rows = [from_row(dict(r)) for r in conn.execute(select(DECISIONS).where(DECISIONS.c.batch_id == batch_id))

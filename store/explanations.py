@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.domain import Decision
 from store import audit, webhooks
 from store.audit import AuditRecord
 from store.engine import write_tx
@@ -45,7 +46,7 @@ class ExplanationPolicy:
     actions: frozenset[str] = frozenset({"alert", "critical", "review"})
     max_attempts: int = 4
 
-    def reason(self, d: dict[str, Any]) -> str | None:
+    def reason(self, d: Decision) -> str | None:
         if not self.llm:
             return None
         if d["governor"].get("ask_overseer"):
@@ -58,7 +59,7 @@ class ExplanationPolicy:
                 "status": "queued", "attempts": 0, "max_attempts": self.max_attempts, "run_at": now,
                 "created_at": now, "updated_at": now}
 
-    def plan(self, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def plan(self, decisions: list[Decision]) -> list[dict[str, Any]]:
         """Set each decision's initial explanation status; return the job rows to insert with the batch."""
         jobs = []
         for d in decisions:
@@ -69,7 +70,7 @@ class ExplanationPolicy:
                 if self.llm:
                     exp["notice"] = NOTICES["not_asked"]
             else:
-                exp.update(status="pending", notice=NOTICES["pending"])
+                exp.update({"status": "pending", "notice": NOTICES["pending"]})
                 jobs.append(self.job(d["id"], d["profile"], reason))
         return jobs
 
@@ -158,9 +159,9 @@ def fail(queue: LeaseQueue, lease: Lease, *, decision_id: str, error: str, fallb
     return status
 
 
-def stream_history(engine: Engine, decision: dict[str, Any], limit: int = 50) -> dict[str, Any]:
+def stream_history(engine: Engine, decision: Decision, limit: int = 50) -> dict[str, Any]:
     """A summary of the stream's recent decisions before this one (actions, scores, values)."""
-    if not decision.get("stream"):
+    if not decision["stream"]:
         return {"decisions": 0, "note": "no stream: a tabular event"}
     d = DECISIONS.c
     with engine.connect() as conn:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 
+from core.domain import Alert
 from core.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from store import alert_ops, alerts
 from store.alert_ops import AlertMissing, AlertRefused
@@ -25,9 +26,10 @@ PUBLIC = ("id", "state", "resolution", "profile", "stream", "entity", "rule", "d
           "resolved_at", "resolved_by", "duplicate_of")
 
 
-def view(row: dict[str, Any]) -> dict[str, Any]:
+def view(row: Alert) -> dict[str, Any]:
     out = {k: row.get(k) for k in PUBLIC}
-    out["snoozed"] = bool(row.get("snoozed_until") and row["snoozed_until"] > iso(datetime.now(UTC)))
+    until = row["snoozed_until"]
+    out["snoozed"] = bool(until and until > iso(datetime.now(UTC)))
     out["review"] = {"status": row.get("review_status"), "approval_required": row.get("approval_required"),
                      "triage": row.get("triage")}
     out["href"] = f"/v1/alerts/{row['id']}"

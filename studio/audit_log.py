@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.domain import AuditEvent
 from core.settings import Settings
 from store.audit_queries import MAX_LIMIT, list_events
 from store.ids import utc_iso
@@ -35,7 +36,7 @@ class AuditLog:
                                        descending=descending, **filters(**where))
         return {"events": rows, "count": len(rows), "next_cursor": rows[-1]["seq"] if len(rows) == limit else None}
 
-    async def pages(self, *, raw_payload: bool, **where: Any) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self, *, raw_payload: bool, **where: Any) -> AsyncIterator[list[AuditEvent]]:
         """Every matching event, oldest first, in keyset pages: constant memory, each page one indexed query."""
         after, match = 0, filters(**where)
         while True:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.domain import Decision
 from core.errors import ValidationFailed
 from core.events import Event, validate_event
 from core.profiles import Profile
@@ -130,7 +131,7 @@ def replay_tree(studio: Studio, profile: Profile, input_dir: Path, output_dir: P
             "seconds": round(time.perf_counter() - start, 2), "output": str(output_dir), "per_file": summaries}
 
 
-def out_row(profile: Profile, key: Any, d: dict[str, Any]) -> dict[str, Any]:
+def out_row(profile: Profile, key: Any, d: Decision) -> dict[str, Any]:
     base: dict[str, Any]
     if profile.is_stream:
         base = {"timestamp": key, "value": d["inputs"]["value"], "anomaly_score": d["score"],

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Engine
 
+from core.domain import Decision
 from core.errors import Conflict, NotFound
 from core.profiles import Profile
 from graph.calibrate import rank_causally
@@ -65,14 +66,14 @@ def _bundle(src: DecisionReplay, profile: Profile, versions: dict[str, str]) -> 
     return _BUNDLES[key]
 
 
-def _scoring_batch(src: DecisionReplay, profile: Profile, rows: list[dict[str, Any]]) -> ScoringBatch:
+def _scoring_batch(src: DecisionReplay, profile: Profile, rows: list[Decision]) -> ScoringBatch:
     ins = [d["replay"] for d in rows]
     X = np.array([r["X"] for r in ins], dtype=float)
     if not profile.is_stream:
         return ScoringBatch(X=X, feature_names=[f.name for f in profile.fields])
     spec = profile.features
     assert spec is not None  # a stream profile has its feature spec
-    streams = [d["stream"] for d in rows]
+    streams = cast("list[str]", [d["stream"] for d in rows])  # a stream profile's decisions all have one
     pre = batch_states(src.engine, rows[0]["batch_id"])
     states: dict[str, StreamState] = {}
     for s in dict.fromkeys(streams):
@@ -96,7 +97,7 @@ def _scoring_batch(src: DecisionReplay, profile: Profile, rows: list[dict[str, A
                         win_mean=col("wm"), win_std=col("ws"), seen=col("seen"), min_seen=spec.window + 1)
 
 
-def _recompute(src: DecisionReplay, profile: Profile, rows: list[dict[str, Any]], bundle: ModelBundle,
+def _recompute(src: DecisionReplay, profile: Profile, rows: list[Decision], bundle: ModelBundle,
                arms: list[str] | None) -> list[dict[str, Any]]:
     """The graph's fan_out -> route -> combine -> govern on stored inputs (arms given: the logged ones)."""
     batch = _scoring_batch(src, profile, rows)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.domain import Decision
 from core.errors import NotFound
 from core.events import Event
 from runtime.runner import DecisionRunner
@@ -25,17 +26,17 @@ class DecisionService:
         self.replayer = replayer
         self.overseer = overseer
 
-    async def decide(self, events: list[Event]) -> list[dict[str, Any]]:
+    async def decide(self, events: list[Event]) -> list[Decision]:
         """Each event's decision, in order, answered once its micro-batch and audit events committed."""
         return await self.runner.decide(events)
 
-    async def with_explanation(self, decision: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
+    async def with_explanation(self, decision: Decision, timeout_ms: int) -> Decision:
         """The decision with its explanation once final (or as it stands after timeout_ms, capped)."""
         if self.overseer is None:
             return decision
         return {**decision, "explanation": await self.overseer.explain_wait(decision, timeout_ms)}
 
-    def get(self, decision_id: str) -> dict[str, Any]:
+    def get(self, decision_id: str) -> Decision:
         d = get_decision(self.engine, decision_id)
         if d is None:
             raise NotFound(f"no decision {decision_id!r}")

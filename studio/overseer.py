@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.domain import Decision, Explanation
 from core.profiles import Profile
 from core.settings import Settings
 from graph.explanation import ExplanationContext, build_explanation_graph
@@ -81,7 +82,7 @@ class Overseer:
         self.notify(decision_id)
         return status
 
-    async def _failed(self, lease: Lease, decision: dict[str, Any] | None, error: str,
+    async def _failed(self, lease: Lease, decision: Decision | None, error: str,
                       calls: list[dict[str, Any]], *, final: bool = False) -> str:
         d_id = lease.row["decision_id"]
         base = {"decision_id": d_id, "job_id": lease.id, "job_attempt": lease.attempt, "error": error, "calls": calls}
@@ -146,7 +147,7 @@ class Overseer:
             last = state
         return last
 
-    async def explain_wait(self, decision: dict[str, Any], timeout_ms: int) -> dict[str, Any]:
+    async def explain_wait(self, decision: Decision, timeout_ms: int) -> Explanation:
         """For `?explain=wait`: enqueue on demand if the decision has no job, then wait (capped) for the result."""
         exp = decision["explanation"]
         if exp.get("status") != "pending" and await self.request(decision["id"]) is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from core.domain import AuditEvent, Decision
 from store.alerts import alerts_of_decision
 from store.audit_queries import MAX_LIMIT, list_events
 from store.decisions import DECISIONS, content_hash, get_decision
@@ -22,8 +23,8 @@ def kind_of(action: str) -> str:
     return action.split(".", 1)[0]  # alert, review, explanation, ...
 
 
-def _events(engine: Engine, **filters: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+def _events(engine: Engine, **filters: Any) -> list[AuditEvent]:
+    out: list[AuditEvent] = []
     after = 0
     while len(out) < MAX_EVENTS:
         page = list_events(engine, after_seq=after, limit=MAX_LIMIT, **filters)
@@ -42,7 +43,7 @@ def _stored_hash_ok(engine: Engine, decision_id: str, recorded: str | None) -> b
     return content_hash(dict(row)) == row["content_sha256"] == recorded
 
 
-def steps_of(d: dict[str, Any]) -> list[dict[str, Any]]:
+def steps_of(d: Decision) -> list[dict[str, Any]]:
     """What the decision row itself records, in the order the graph produced it."""
     at = d["created_at"]
     gov, router, exp = d["governor"], d["router"], d.get("explanation") or {}

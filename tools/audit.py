@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.domain import AuditEvent
 from store.audit_queries import list_events
 from store.decisions import get_decision
 from tools.base import StudioTool
@@ -34,10 +35,11 @@ def audit_tools(engine: Any) -> list[StudioTool]:
             return {"error": f"no decision {decision_id}"}
         keep = ("id", "created_at", "profile", "stream", "inputs", "label", "severity", "score", "action",
                 "disagreement", "models", "router", "rules", "governor", "model_versions")
-        return {k: d[k] for k in keep}
+        fields = cast("dict[str, Any]", d)
+        return {k: fields[k] for k in keep}
 
     async def events(subject_id: str | None = None, action: str | None = None, actor: str | None = None,
-                     since: str | None = None, until: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+                     since: str | None = None, until: str | None = None, limit: int = 20) -> list[AuditEvent]:
         return await asyncio.to_thread(list_events, engine, subject_id=subject_id, action=action, actor=actor,
                                        since=since, until=until, limit=limit, descending=True)
 

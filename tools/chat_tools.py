@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -31,7 +31,7 @@ def parse_ts(text: str | None) -> float | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
-def _top_model(d: dict[str, Any]) -> tuple[str | None, float | None]:
+def _top_model(d: Mapping[str, Any]) -> tuple[str | None, float | None]:
     ok = [m for m in d["models"] if m.get("score") is not None]
     if not ok:
         return None, None
@@ -39,14 +39,14 @@ def _top_model(d: dict[str, Any]) -> tuple[str | None, float | None]:
     return best["name"], best["score"]
 
 
-def point(d: dict[str, Any]) -> dict[str, Any]:
+def point(d: Mapping[str, Any]) -> dict[str, Any]:
     name, score = _top_model(d)
     return {"decision_id": d["id"], "time": iso_ts(d["event_ts"]), "value": d["inputs"].get("value"),
             "action": d["action"], "severity": d["severity"], "score": d["score"],
             "rules": [r["rule"] for r in d["rules"]], "top_model": name, "top_model_score": score}
 
 
-def stream_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def stream_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if not rows:
         return {"points": 0}
     values = [r["inputs"]["value"] for r in rows if r["inputs"].get("value") is not None]

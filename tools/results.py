@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.domain import RuleFired, Signal
 from models.base import ModelScores
 
 
@@ -26,7 +27,7 @@ class SlmResult:
     """The SLMs' answer for one event."""
 
     quantities: dict[str, Any]
-    signals: list[dict[str, Any]]
-    fired: list[dict[str, Any]]
+    signals: list[Signal]
+    fired: list[RuleFired]
     rule_errors: list[dict[str, Any]]
     watchlist: list[dict[str, Any]] = field(default_factory=list)

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import AuditDep, ReadKey
 from api.responses import FastJSONResponse
 from api.schemas import MAX_INT, IsoDatetime
+from core.domain import AuditEvent
 from studio.audit_log import MAX_LIMIT
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -70,7 +71,7 @@ async def export(audit: AuditDep, key: ReadKey, format: Literal["jsonl", "csv"] 
         "content-disposition": f'attachment; filename="audit-{stamp}.{format}"'})
 
 
-def _encode(page: list[dict[str, Any]], fmt: str) -> bytes:
+def _encode(page: list[AuditEvent], fmt: str) -> bytes:
     if fmt == "jsonl":
         return b"".join(orjson.dumps(r) + b"\n" for r in page)
     buf = io.StringIO()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from api.hot_routes import body_openapi, json_body, query, query_openapi
 from api.openapi import errors
 from api.responses import FastJSONResponse
 from api.schemas import BatchIn, BatchOut, DecisionOut, EventIn
+from core.domain import Decision
 from core.events import Event
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -29,12 +30,13 @@ _PUBLIC = ("id", "created_at", "profile", "stream", "label", "severity", "score"
            "models", "router", "rules", "signals", "governor", "model_versions", "explanation", "inputs")
 
 
-def public(d: dict[str, Any]) -> dict[str, Any]:
+def public(d: Decision) -> dict[str, Any]:
     """The response's view of a decision; parts the writer serialized already go out as those bytes."""
+    fields = cast("dict[str, Any]", d)
     wire = getattr(d, "wire", None)  # store.decisions.DecisionDoc
     if not wire:
-        return {k: d[k] for k in _PUBLIC}
-    return {k: wire[k] if k in wire else d[k] for k in _PUBLIC}
+        return {k: fields[k] for k in _PUBLIC}
+    return {k: wire[k] if k in wire else fields[k] for k in _PUBLIC}
 
 
 class DecideQuery(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from core.domain import RuleFired
 from graph.context import DecisionContext
 from graph.state import DecisionState
 from policies.governor import govern as rule
@@ -17,7 +18,7 @@ async def govern(state: DecisionState, runtime: Runtime[DecisionContext]) -> dic
                                    state.get("alarms"))}
 
 
-def govern_rows(profile: Any, combined: list[dict[str, Any]], fired: list[list[dict[str, Any]]],
+def govern_rows(profile: Any, combined: list[dict[str, Any]], fired: list[list[RuleFired]],
                 table: Any, alarms: list[bool] | None = None) -> list[Any]:
     expected = len(profile.models.all())
     answered = table.ready.sum(axis=1)

@@ -7,20 +7,22 @@ import contextvars
 import functools
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
+from core.domain import Decision, Explanation
 from graph.context import DecisionContext
 from graph.narrator import NOTICE, PROVIDER, narrate
 from graph.state import DecisionState
+from runtime.profile_runtime import ProfileRuntime
 from store.decisions import DecisionDoc
 from store.ids import new_ids, now_iso
 
 log = logging.getLogger(__name__)
 
 
-def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
+def build_decisions(state: DecisionState, rt: ProfileRuntime) -> list[Decision]:
     events, routes, table = state["events"], state["routes"], state["table"]
     combined, rulings, slm, bundle = state["combined"], state["rulings"], state["slm"], state["bundle"]
     created = now_iso()
@@ -29,23 +31,24 @@ def build_decisions(state: DecisionState, rt: Any) -> list[dict[str, Any]]:
     versions = dict(bundle.versions)  # one object for the batch: the writer serializes it once
     ids = new_ids("dec", len(events))
     alarms = state.get("alarms")
-    out: list[dict[str, Any]] = []
+    out: list[Decision] = []
     for i, ev in enumerate(events):
         ruling = rulings[i]
-        d = DecisionDoc({
-            "id": ids[i], "created_at": created, "profile": rt.profile.name, "stream": ev.stream,
-            "event_ts": ev.ts, "request_id": ev.request_id, "batch_id": state["batch_id"],
-            "label": ruling.label, "severity": ruling.severity, "score": combined[i]["score"],
-            "action": ruling.action, "disagreement": combined[i]["disagreement"], "inputs": ev.inputs_json(),
-            "models": entries[i],
-            "router": {**routes[i], "trusted": combined[i]["trusted"]}, "combine": {"method": combined[i]["method"], **({} if alarms is None else {"alarm": alarms[i]})},
-            "quantities": {k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
-            "signals": slm[i].signals, "rules": slm[i].fired, "rule_errors": slm[i].rule_errors,
-            "governor": ruling.to_json(), "model_versions": versions,
-            "replay": {**inputs[i], "q": slm[i].quantities},
-        })
-        d["explanation"] = {"status": "template", "provider": PROVIDER, "text": narrate(d), "notice": NOTICE,
-                            "href": f"/v1/decisions/{d['id']}/explanation"}
+        # DecisionDoc: a dict the writer attaches the row's serialized parts to (store/decisions.py)
+        d = cast(Decision, DecisionDoc(Decision(
+            id=ids[i], created_at=created, profile=rt.profile.name, stream=ev.stream,
+            event_ts=ev.ts, request_id=ev.request_id, batch_id=state["batch_id"],
+            label=ruling.label, severity=ruling.severity, score=combined[i]["score"],
+            action=ruling.action, disagreement=combined[i]["disagreement"], inputs=ev.inputs_json(),
+            models=entries[i], router={**routes[i], "trusted": combined[i]["trusted"]},
+            combine={"method": combined[i]["method"], **({} if alarms is None else {"alarm": alarms[i]})},
+            quantities={k: (round(v, 8) if isinstance(v, float) else v) for k, v in slm[i].quantities.items()},
+            signals=slm[i].signals, rules=slm[i].fired, rule_errors=slm[i].rule_errors,
+            governor=ruling.to_json(), model_versions=versions,
+            replay={**inputs[i], "q": slm[i].quantities}, explanation={},
+        )))
+        d["explanation"] = Explanation(status="template", provider=PROVIDER, text=narrate(d), notice=NOTICE,
+                                       href=f"/v1/decisions/{d['id']}/explanation")
         out.append(d)
     return out
 

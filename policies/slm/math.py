@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
+from core.domain import Signal
 from core.profiles import Profile
 from policies.rules import RulePack
 
@@ -61,10 +61,10 @@ def tabular_math(pack: RulePack, rows: Sequence[dict[str, float]]) -> list[dict[
     return out
 
 
-def math_signals(pack: RulePack, quantities: dict[str, float]) -> list[dict[str, Any]]:
+def math_signals(pack: RulePack, quantities: dict[str, float]) -> list[Signal]:
     """Signals (with the values and limits that fired them) from one event's quantities."""
     lim = pack.math
-    sig = []
+    sig: list[Signal] = []
     checks = [
         ("abs_deviation", lim.deviation_band), ("rate_of_change", lim.roc_limit), ("zscore", lim.zscore_limit),
     ]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.domain import RuleFired
 from policies.expr import Expression, ExpressionError
 from policies.rules import Rule, RulePack
 
 
 def evaluate_rules(pack: RulePack, namespace: dict[str, Any], compiled: list[tuple[Rule, Expression, tuple[str, ...]]]
-                   | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                   | None = None) -> tuple[list[RuleFired], list[dict[str, Any]]]:
     """(fired rules with the values they read, rules that could not be evaluated and why). A caller evaluating
     many events passes `pack.compiled`, read once (a pydantic private attribute costs ~2.5 us per read)."""
-    fired, errors = [], []
+    fired: list[RuleFired] = []
+    errors: list[dict[str, Any]] = []
     for rule, expr, names in pack.compiled if compiled is None else compiled:
         try:
             hit = bool(expr(namespace))
