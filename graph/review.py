@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 from core.domain import Explanation
 from core.errors import NotFound
 from store import alert_ops, alerts
+from store.bandit_repo import feedback_for
 from store.decisions import get_decision
 from store.ids import now_iso
-from store.router_repo import feedback_for
 
 VERDICTS = ("confirmed", "dismissed", "duplicate")
 OUTCOMES = {"confirmed": 1.0, "dismissed": 0.0}  # duplicate: no label (the original alert carries it)

@@ -58,7 +58,7 @@ def component_class(name: str) -> Any:
 
         return FeaturePipeline
     if name == "router":
-        from models.router import RouterState
+        from models.bandit import RouterState
 
         return RouterState
     return model_class(name)

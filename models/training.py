@@ -184,7 +184,7 @@ class Stack:
 def train_router(profile: Profile, data: ProfileData, fitted: dict[str, Any], stack: Stack | None,
                  data_dir: Path) -> Any:
     """Warm-start the router on replayed history: labelled rows (OOF), or labelled windows for ops."""
-    from models.router_training import score_matrix, warm_start, window_labels
+    from models.bandit_training import score_matrix, warm_start, window_labels
 
     full = data.train
     names = profile.models.all()
@@ -226,7 +226,7 @@ class FeedbackRows:
 
 
 def feedback_rows(profile: Profile, data: ProfileData, registry: ModelRegistry) -> FeedbackRows | None:
-    from store.router_repo import labelled_decisions
+    from store.bandit_repo import labelled_decisions
 
     rows = [r for r in labelled_decisions(registry.engine, profile.name)
             if len(r["outputs"]["replay"]["X"]) == len(data.train.feature_names)]

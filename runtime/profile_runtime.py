@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.profiles import Profile
+from models.bandit import RouterState
 from models.bundle import ModelBundle
-from models.router import RouterState
 from policies.rules import RulePack
 from runtime.streams import StreamManager
 from tools.registry import ProfileTools

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 
 from core.errors import NotFound, ValidationFailed
 from core.profiles import Profile, get_profile
-from models.router import CONTEXT, off_policy_evaluation, reward
+from models.bandit import CONTEXT, off_policy_evaluation, reward
 from runtime.profile_runtime import ProfileRuntime
-from store import router_repo
+from store import bandit_repo
 from store.decisions import get_decision
 from store.engine import write_tx
 
@@ -47,13 +47,13 @@ class FeedbackService:
                 router.state.update(arm, np.asarray(d["router"]["context"], dtype=float), r)
             snapshot = router.state.to_json()
             with write_tx(self.engine) as conn:
-                fid = router_repo.record_feedback(conn, {
+                fid = bandit_repo.record_feedback(conn, {
                     "decision_id": decision_id, "profile": d["profile"], "outcome": outcome, "source": source,
                     "actor": actor, "note": note, "arm": arm, "propensity": prop, "reward": r,
                     "router_version": d["router"].get("router_version", "")})
                 version = None
                 if learned:
-                    version = router_repo.save_state(conn, d["profile"], snapshot, reason=f"feedback {fid}",
+                    version = bandit_repo.save_state(conn, d["profile"], snapshot, reason=f"feedback {fid}",
                                                      updates=router.state.updates, actor=actor)
             if version is not None:
                 router.version = f"r{version}"
@@ -65,7 +65,7 @@ class FeedbackService:
         """The router's state and an offline (inverse-propensity) evaluation of its policy."""
         get_profile(self.profiles, profile)
         rt = self.runtimes[profile]
-        logs = await asyncio.to_thread(router_repo.feedback_logs, self.engine, profile)
+        logs = await asyncio.to_thread(bandit_repo.feedback_logs, self.engine, profile)
         state = rt.router.state
         with rt.router.lock:
             evaluation = off_policy_evaluation(logs, state)

@@ -8,11 +8,11 @@ import logging
 
 from sqlalchemy import Engine
 
-from models.router import RouterState
+from models.bandit import RouterState
 from runtime.profile_runtime import ProfileRuntime
+from store.bandit_repo import latest_state
 from store.baselines import refresh_from_decisions
 from store.lookups import Lookups
-from store.router_repo import latest_state
 
 log = logging.getLogger(__name__)
 

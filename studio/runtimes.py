@@ -9,14 +9,14 @@ from concurrent.futures import Executor
 from sqlalchemy import Engine
 
 from core.profiles import Profile
+from models.bandit import RouterState
 from models.bundle import load_bundle
 from models.registry import ModelRegistry
-from models.router import RouterState
 from policies.rules import RulePack
 from runtime.profile_runtime import ProfileRuntime, RouterRuntime
 from runtime.streams import StreamManager
+from store.bandit_repo import latest_state
 from store.lookups import Lookups
-from store.router_repo import latest_state
 from store.streams import StreamRepository
 
 log = logging.getLogger(__name__)

@@ -47,10 +47,12 @@ def audit_db(kind: str, tmp_path: Path) -> Iterator[tuple[Settings, Engine]]:
             eng.dispose()
 
 
-def append_events(engine: Engine, n: int, tag: str = "t") -> None:
-    for i in range(n):
+def append_events(engine: Engine, n: int, tag: str = "t", *, one_transaction: bool = False) -> None:
+    """n test events, each in its own transaction (or all in one: the head moves from n-before to n-after at once)."""
+    records = [AuditRecord("test", "test.event", "thing", f"{tag}{i}", {"i": i, "tag": tag}) for i in range(n)]
+    for chunk in ([records] if one_transaction else [[r] for r in records]):
         with write_tx(engine) as conn:
-            audit.append(conn, [AuditRecord("test", "test.event", "thing", f"{tag}{i}", {"i": i, "tag": tag})])
+            audit.append(conn, chunk)
 
 
 def unguard(engine: Engine) -> None:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.audit import audit_tools
+from tools.bandit import router_tool
 from tools.base import StudioTool
 from tools.models import model_tool
-from tools.router import router_tool
 from tools.slm import slm_tools
 
 

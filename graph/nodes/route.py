@@ -10,7 +10,7 @@ import numpy as np
 from graph.context import DecisionContext
 from graph.state import DecisionState
 from graph.table import ScoreTable
-from models.router import context_matrix
+from models.bandit import context_matrix
 from policies.governor import exploration_allowed, severity_from_score
 
 

@@ -237,7 +237,8 @@ async def test_checkpoints_are_written_periodically(db) -> None:  # type: ignore
     try:
         for target in (2, 5):
             if target == 5:
-                await asyncio.to_thread(append_events, engine, 3)
+                # one transaction: a checkpoint between three separate appends would rightly sign seq 3 or 4
+                await asyncio.to_thread(lambda: append_events(engine, 3, one_transaction=True))
             for _ in range(200):
                 if any(c["seq"] == target for c in _checkpoints(engine)):
                     break

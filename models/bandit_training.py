@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from core.profiles import Profile
+from models.bandit import RouterState, context_matrix, off_policy_evaluation
 from models.base import TrainingSet
-from models.router import RouterState, context_matrix, off_policy_evaluation
 from models.sequential import SequentialModel, train_raw_rows
 
 FAMILIES = ("classifier", "detector", "forecaster")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.router import RouterState, off_policy_evaluation, reward
+from models.bandit import RouterState, off_policy_evaluation, reward
 
 
 def _ctx(regime: int, rng: np.random.Generator) -> np.ndarray:
