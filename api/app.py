@@ -20,6 +20,7 @@ from api.routes import (
     audit,
     chat,
     decisions,
+    drift,
     explanations,
     feedback,
     forecasts,
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
     for r in (explanations.router, webhooks.router):
         app.include_router(r, responses=auth_errors, dependencies=checks)
     for r in (decisions.router, feedback.router, forecasts.router, streams.router, models.router, watchlists.router,
-              alerts.router, audit.router, chat.router, keys.router):
+              alerts.router, audit.router, chat.router, keys.router, drift.router):
         app.include_router(r, responses=auth_errors, dependencies=checks)
     app.include_router(health.router, responses={503: {"description": "a dependency is down (same document)"}})
     check_operation_ids(app)

@@ -10,6 +10,7 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from api.ratelimit import RateLimiter
+from core import log_context
 from core.errors import Forbidden, RateLimited, Unauthenticated
 from studio.bootstrap import Studio
 from studio.keys import ROLE_SCOPES, KeyService, Principal
@@ -67,6 +68,7 @@ class AuthGate:
                             details={"role": principal.role, "needs": scope,
                                      "roles_allowed": [r for r, s in ROLE_SCOPES.items() if scope in s]})
         request.state.principal = principal
+        log_context.key_id.set(principal.key_id)
         return principal
 
     async def _limit(self, bucket: str, rate: float, burst: int) -> None:

@@ -18,6 +18,7 @@ from studio.audit_log import AuditLog
 from studio.bootstrap import Studio
 from studio.chat import ChatService
 from studio.decisions import DecisionService
+from studio.drift import DriftMonitor
 from studio.feedback import FeedbackService
 from studio.forecasts import Forecasts
 from studio.health import Health
@@ -55,6 +56,10 @@ async def get_chat(studio: Annotated[Studio, Depends(get_studio)]) -> ChatServic
 
 async def get_decisions(studio: Annotated[Studio, Depends(get_studio)]) -> DecisionService:
     return _running(studio.decisions, "the decision service")
+
+
+async def get_drift(studio: Annotated[Studio, Depends(get_studio)]) -> DriftMonitor:
+    return _running(studio.drift, "drift monitoring")
 
 
 async def get_feedback(studio: Annotated[Studio, Depends(get_studio)]) -> FeedbackService:
@@ -116,6 +121,7 @@ AlertsDep = Annotated[AlertService, Depends(get_alerts)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 DecisionsDep = Annotated[DecisionService, Depends(get_decisions)]
+DriftDep = Annotated[DriftMonitor, Depends(get_drift)]
 FeedbackDep = Annotated[FeedbackService, Depends(get_feedback)]
 ForecastsDep = Annotated[Forecasts, Depends(get_forecasts)]
 HealthDep = Annotated[Health, Depends(get_health)]

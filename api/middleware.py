@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from core import log_context
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -28,6 +30,7 @@ class RequestContextMiddleware:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        log_context.request_id.set(request_id)  # every log line of this request carries it
         start = time.perf_counter()
         status_holder = {"status": 500}
         id_header = (b"x-request-id", request_id.encode())

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line (studio/logging.py)
 
     database_url: str = ""  # empty: sqlite at <var_dir>/studio.db
     var_dir: Path = Path("var")
@@ -78,6 +79,13 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = None
     audit_key_file: Path | None = None  # default <var_dir>/audit.key
     audit_checkpoint_interval_s: float = Field(60.0, ge=0.0)  # signed checkpoints of the chain's head (0: off)
+    # operations gauges (queues, silent streams) refreshed this often off the request path (0: off); the whole
+    # audit chain verified every audit_verify_interval_s (studio_audit_chain_ok)
+    ops_gauges_interval_s: float = Field(15.0, ge=0.0)
+    audit_verify_interval_s: float = Field(3600.0, ge=0.0)
+    stream_silent_s: float = Field(900.0, gt=0.0)  # a stream that sent today but not for this long is silent
+    drift_interval_s: float = Field(60.0, ge=0.0)  # drift against the training reference, this often (0: off)
+    drift_window: int = Field(1000, ge=50, le=100_000)  # over each profile's last this many decisions
     rate_limit_per_s: float = Field(200.0, gt=0.0)  # per API key (token bucket), unless the key has its own
     rate_limit_burst: int = Field(400, ge=1)
     key_cache_s: float = Field(5.0, ge=0.0)  # a revoked key is refused by other replicas within this long

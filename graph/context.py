@@ -18,6 +18,8 @@ class DecisionMetrics(Protocol):
 
     def model_latency(self, profile: str, model: str, status: str, ms: float) -> None: ...
 
+    def model_flags(self, profile: str, models: list[str], answered: list[int], flagged: list[int]) -> None: ...
+
 
 @dataclass
 class DecisionContext:

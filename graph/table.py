@@ -63,6 +63,11 @@ class ScoreTable:
         var = np.where(ok, (v - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(count, 1)
         return np.where(count >= 2, 2.0 * np.sqrt(var), 0.0)
 
+    def flag_counts(self, threshold: float) -> tuple[list[int], list[int]]:
+        """Per model: (events it answered, of those the ones at or above threshold), for its anomaly rate."""
+        flagged = self.ready & (np.nan_to_num(self.score, nan=0.0) >= threshold)
+        return self.ready.sum(axis=0).tolist(), flagged.sum(axis=0).tolist()
+
     def column(self, name: str) -> int | None:
         try:
             return self.names.index(name)

@@ -14,6 +14,7 @@ from core.testhooks import pause_point
 from models.base import ScoringBatch, TrainingSet, classification_metrics
 from models.catalog import create
 from models.datasets import ProfileData, build_profile_data
+from models.drift_reference import build_reference
 from models.pipeline import FeaturePipeline
 from models.registry import ModelRegistry
 from models.sequential import SequentialModel, train_raw_rows
@@ -76,7 +77,9 @@ def train_profile(
             fitted[router.name] = router
             report.metrics[router.name] = router.metrics_
         bar.update()
-        pipeline = FeaturePipeline(list(data.train.feature_names), data.medians, meta_inputs, names)
+        causal = profile.features is not None and profile.features.calibration == "causal"
+        reference = build_reference(data.train, {n: fitted[n] for n in names}, causal=causal)
+        pipeline = FeaturePipeline(list(data.train.feature_names), data.medians, meta_inputs, names, reference)
         fitted[pipeline.name] = pipeline
         report.metrics[pipeline.name] = {"rows": data.n_rows, "feedback_rows": 0 if extra is None else int(extra.y.size)}
         bar.set_postfix_str("publish")

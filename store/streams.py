@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from store.bulk import insert_rows
 from store.ids import now_iso
@@ -56,3 +56,13 @@ class StreamRepository:
             q = q.where(STREAMS.c.profile == profile)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def silent_streams(engine: Engine, *, quiet_since: str, seen_since: str) -> dict[str, int]:
+    """Per profile, the streams last written between seen_since and quiet_since (ISO times): they were sending
+    and stopped."""
+    t = StreamStateRow.__table__  # type: ignore[attr-defined]
+    q = (select(t.c.profile, func.count()).where(t.c.updated_at < quiet_since, t.c.updated_at >= seen_since)
+         .group_by(t.c.profile))
+    with engine.connect() as conn:
+        return {str(p): int(n) for p, n in conn.execute(q)}

@@ -31,6 +31,7 @@ from studio.alerts import AlertService
 from studio.audit_log import AuditLog
 from studio.decision_replay import DecisionReplay
 from studio.decisions import DecisionService
+from studio.drift import DriftMonitor
 from studio.feedback import FeedbackService
 from studio.forecasts import Forecasts
 from studio.health import Health
@@ -81,6 +82,7 @@ class Studio:
     decisions: DecisionService | None = None
     alerts: AlertService | None = None
     health: Health | None = None
+    drift: DriftMonitor | None = None  # drift against the training reference, off the hot path
     wal: WalCheckpointer | None = None  # SQLite: WAL checkpoints off the commit path
     background: list[asyncio.Task[None]] = field(default_factory=list)
     gc_before: tuple[int, int, int] | None = None  # the GC thresholds start() replaced; stop() puts them back
@@ -203,6 +205,7 @@ def build_services(studio: Studio) -> None:
     studio.alerts = AlertService(engine, studio.review)
     studio.health = Health(s, engine, studio.metrics, runtimes, started_at=studio.started_at, overseer=overseer,
                            runner=studio.runner)
+    studio.drift = DriftMonitor(s, engine, studio.metrics, studio.profiles, runtimes)
 
 
 async def start(studio: Studio) -> None:
@@ -229,6 +232,13 @@ async def start(studio: Studio) -> None:
         await studio.review.start()
     if studio.chat is not None:
         await studio.chat.start()
+    if studio.drift is not None and studio.settings.drift_interval_s > 0:
+        studio.background.append(asyncio.create_task(studio.drift.run(studio.settings.drift_interval_s)))
+    if studio.settings.ops_gauges_interval_s > 0:
+        from studio.ops_gauges import OpsGauges
+
+        gauges = OpsGauges(studio.settings, studio.engine, studio.metrics, list(studio.profiles))
+        studio.background.append(asyncio.create_task(gauges.run(studio.settings.ops_gauges_interval_s)))
     if studio.settings.maintenance_interval_s > 0:
         from studio import maintenance
 

@@ -32,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, studio=studio)
     logging.getLogger("studio").info("serving on http://%s:%d (database %s)", host, port, studio.engine.url)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=args.access_log,
-                loop="uvloop", http="httptools")
+                loop="uvloop", http="httptools", log_config=None)  # its lines through our handler and format
     return 0
 
 
@@ -320,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(get_settings().log_level)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return int(args.func(args))
     except StudioError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core import log_context
 from core.domain import Decision, Explanation
 from core.profiles import Profile
 from core.settings import Settings
@@ -64,6 +65,7 @@ class Overseer:
     async def run_job(self, lease: Lease) -> str:
         """One claimed job to its end: done, lost (another worker holds it now), failed (retried later) or dead."""
         decision_id = lease.row["decision_id"]
+        log_context.decision_id.set(decision_id)  # this worker task's log lines are about this decision
         decision = await asyncio.to_thread(get_decision, self.engine, decision_id)
         try:
             if decision is None:

@@ -60,7 +60,8 @@ def free_port() -> int:
 class Server:
     """`studio serve` in a subprocess, as a user would start it."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, args: tuple[str, ...] = ()) -> None:
+        self.args = args  # more `studio serve` options, e.g. ("--access-log",)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "STUDIO_PORT": str(self.port), "STUDIO_HOST": "127.0.0.1"}
@@ -73,7 +74,8 @@ class Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         fh = self.log.open("ab")
         # its own process group: stop() (on teardown, a failure or a timeout) kills whatever it started, too
-        self.proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--no-train"], cwd=PROJECT_ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--no-train", *self.args],
+                                     cwd=PROJECT_ROOT,
                                      env=self.env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         _LIVE[self.proc.pid] = self
         deadline = time.time() + timeout

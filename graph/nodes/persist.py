@@ -92,6 +92,8 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
         if ctx.metrics is not None:
             for action, count in Counter(d["action"] for d in decisions).items():
                 ctx.metrics.decision(rt.profile.name, action, count)
+            table = state["table"]
+            ctx.metrics.model_flags(rt.profile.name, table.names, *table.flag_counts(rt.profile.thresholds.alert))
     except Exception:
         log.exception("after committing batch %s", state["batch_id"])
     return {"decisions": decisions}
