@@ -33,7 +33,7 @@ from api.routes import (
 )
 from api.schemas import BatchIn, EventIn
 from core.settings import Settings, get_settings
-from studio import __version__
+from studio import __version__, telemetry
 from studio.bootstrap import Studio, build_studio, start, stop
 from studio.keys import ensure_admin_key
 from studio.metrics import Metrics
@@ -83,5 +83,7 @@ def create_app(settings: Settings | None = None, studio: Studio | None = None) -
     document_models(app, [EventIn, BatchIn])
     document_profiles(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    if telemetry.configure(settings):
+        telemetry.instrument_app(app)  # added last: the outermost middleware sees every request
     app.state.settings = settings
     return app

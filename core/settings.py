@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line (studio/logging.py)
+    otel_endpoint: str | None = None  # OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces (unset: off)
+    otel_service_name: str = "gateway-ml-studio"
 
     database_url: str = ""  # empty: sqlite at <var_dir>/studio.db
     var_dir: Path = Path("var")

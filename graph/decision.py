@@ -21,6 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from core import tracing
 from core.domain import Decision
 from core.events import Event
 from graph.context import DecisionContext
@@ -43,7 +44,8 @@ def steps(*fns: Step) -> Any:  # Any: what StateGraph.add_node accepts is a unio
     async def node(state: DecisionState, runtime: Runtime[DecisionContext]) -> dict[str, Any]:
         update: dict[str, Any] = {}
         for fn in fns:
-            update.update(await fn({**state, **update}, runtime))  # type: ignore[typeddict-item]
+            with tracing.span(f"decision.{fn.__name__}"):
+                update.update(await fn({**state, **update}, runtime))  # type: ignore[typeddict-item]
         return update
 
     node.__name__ = "_".join(fn.__name__ for fn in fns)

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from core import tracing
 from core.domain import Decision
 from core.errors import StudioError, ValidationFailed
 from core.events import DEFAULT_STREAM, Event, validate_event
@@ -64,6 +65,7 @@ class DecisionRunner:
                  max_wait_s: float, on_batch: Callable[[str, int, float], None] | None = None,
                  threaded: bool = False) -> None:
         self.run_graph = run_graph
+        self._links: dict[int, Any] = {}  # id(event) -> the submitting request's span context (tracing on)
         self.thread: DecisionLoop | None = DecisionLoop() if threaded else None
         self.runtimes = runtimes
         self.batchers = {
@@ -90,7 +92,11 @@ class DecisionRunner:
 
     async def run_batch(self, profile: str, events: list[Event]) -> list[Decision]:
         """One graph run over a batch of events of one profile (what the batcher calls; replay calls it too)."""
-        return await self.run_graph(self.runtimes[profile], events)
+        if not tracing.enabled:
+            return await self.run_graph(self.runtimes[profile], events)
+        links = list({id(c): c for c in (self._links.pop(id(e), None) for e in events) if c is not None}.values())
+        with tracing.batch_span("decision.batch", links, **{"studio.profile": profile, "studio.events": len(events)}):
+            return await self.run_graph(self.runtimes[profile], events)
 
     async def _start_batchers(self) -> None:
         for b in self.batchers.values():
@@ -139,6 +145,15 @@ class DecisionRunner:
     async def decide(self, events: list[Event]) -> list[Decision]:
         """Validate, then decide every event; returns decisions in the order of the events."""
         self.validate(events)
+        if tracing.enabled:  # the batch that runs these events links back to this request's span
+            with tracing.span("decision.submit", **{"studio.events": len(events)}):
+                ctx = tracing.current_context()
+                for e in events:
+                    self._links[id(e)] = ctx
+                return await self._decide(events)
+        return await self._decide(events)
+
+    async def _decide(self, events: list[Event]) -> list[Decision]:
         groups: dict[str, list[int]] = {}
         for i, ev in enumerate(events):
             groups.setdefault(ev.profile, []).append(i)

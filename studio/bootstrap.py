@@ -27,6 +27,7 @@ from runtime.runner import DecisionRunner
 from store.decisions import DecisionWriter
 from store.engine import init_db, make_engine
 from store.lookups import Lookups
+from studio import telemetry
 from studio.alerts import AlertService
 from studio.audit_log import AuditLog
 from studio.decision_replay import DecisionReplay
@@ -133,6 +134,8 @@ def open_base(settings: Settings, metrics: Metrics | None = None) -> Studio:
     enough for the CLI."""
     engine = make_engine(settings.database_url)
     init_db(engine)
+    if telemetry.configure(settings):
+        telemetry.instrument_engine(engine)
     profiles = load_profiles(settings.profiles_dir)
     packs = {name: load_rule_pack(settings.rules_dir, p.rules) for name, p in profiles.items()}
     return Studio(settings=settings, engine=engine, registry=ModelRegistry(settings.models_path, engine),

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from core import tracing
 from core.llm_calls import LlmCall, LlmCircuitOpen, LlmUnavailable
 from core.settings import Settings
 from policies.llm_schemas import response_schema
@@ -84,7 +85,8 @@ class LlmProvider:
         """(the raw text the model returned, its accounting). Parsing is the governor's job, not the client's."""
         start = time.perf_counter()
         try:
-            with self.circuit.guard():
+            with self.circuit.guard(), tracing.span("llm.call", **{"studio.purpose": purpose,
+                                                                   "gen_ai.request.model": self.model}):
                 out = await self._structured(schema).ainvoke([("system", system), ("user", user)])
         except CircuitRejected as exc:
             raise self._rejected(purpose, exc) from None
@@ -106,7 +108,8 @@ class LlmProvider:
         start = time.perf_counter()
         msg: Any = None
         try:
-            with self.circuit.guard():
+            with self.circuit.guard(), tracing.span("llm.call", **{"studio.purpose": purpose,
+                                                                   "gen_ai.request.model": self.model}):
                 if on_token is None:
                     msg = await bound.ainvoke(messages)
                 else:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from core import log_context
+from core import log_context, tracing
 from core.domain import Decision, Explanation
 from core.profiles import Profile
 from core.settings import Settings
@@ -66,6 +66,10 @@ class Overseer:
         """One claimed job to its end: done, lost (another worker holds it now), failed (retried later) or dead."""
         decision_id = lease.row["decision_id"]
         log_context.decision_id.set(decision_id)  # this worker task's log lines are about this decision
+        with tracing.span("explanation.job", **{"studio.decision_id": decision_id}):
+            return await self._run_job(lease, decision_id)
+
+    async def _run_job(self, lease: Lease, decision_id: str) -> str:
         decision = await asyncio.to_thread(get_decision, self.engine, decision_id)
         try:
             if decision is None:

@@ -52,9 +52,10 @@ def score_model(model: Any, batch: ScoringBatch) -> ModelScores:
 
 
 def run_model(model: Any, version: str | None, batch: ScoringBatch) -> ToolResult:
-    start = time.perf_counter()
+    started, start = time.time_ns(), time.perf_counter()
     scores = score_model(model, batch)
     return ToolResult(name=model.name, version=version, family=model.family, status="ok", scores=scores,
+                      started_ns=started,
                       latency_ms=(time.perf_counter() - start) * 1000)
 
 

@@ -20,6 +20,7 @@ class ToolResult:
     scores: ModelScores | None = None
     error: str | None = None
     latency_ms: float = 0.0
+    started_ns: int = 0  # wall clock (time.time_ns) when scoring began; 0 when it never did
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from core import tracing
 from graph.calibrate import rank_causally
 from graph.context import DecisionContext
 from graph.state import DecisionState
@@ -21,6 +22,7 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     rt = ctx.runtime
     bundle, batch, events = state["bundle"], state["batch"], state["events"]
     loop = asyncio.get_running_loop()
+    began = time.time_ns() if tracing.enabled else 0
 
     async def one(name: str, model: Any) -> ToolResult:
         start = time.perf_counter()
@@ -55,6 +57,11 @@ async def fan_out(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
                 batch.states[stream].model_state[res.name] = model_state
         if ctx.metrics is not None:
             ctx.metrics.model_latency(rt.profile.name, res.name, res.status, res.latency_ms)
+        if tracing.enabled:  # each model tool's run (in a pool thread or inline) as a child of this node
+            start = res.started_ns or began
+            tracing.record_span(f"model.{res.name}", start, start + int(res.latency_ms * 1e6),
+                                **{"studio.model": res.name, "studio.model_version": res.version or "",
+                                   "studio.status": res.status, "studio.events": len(events)})
     if rt.profile.features is not None and rt.profile.features.calibration == "causal":
         rank_causally(outputs, batch, bundle)
     return {"outputs": outputs, "slm": slm}

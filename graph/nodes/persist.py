@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
+from core import tracing
 from core.domain import Decision, Explanation
 from graph.context import DecisionContext
 from graph.narrator import NOTICE, PROVIDER, narrate
@@ -73,6 +74,9 @@ async def persist(state: DecisionState, runtime: Runtime[DecisionContext]) -> di
     ctx = runtime.context
     rt = ctx.runtime
     decisions = build_decisions(state, rt)
+    if tracing.enabled:
+        tracing.set_attributes(**{"studio.profile": rt.profile.name, "studio.batch_id": state["batch_id"],
+                                  "studio.decision_ids": [d["id"] for d in decisions]})
     touched = state.get("touched") or {}
     if ctx.writer is not None:
         items = rt.streams.dirty_rows(touched) if rt.streams is not None else []

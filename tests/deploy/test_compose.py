@@ -45,3 +45,40 @@ def test_ports_and_volumes() -> None:
     dockerfile = (PROJECT_ROOT / "deploy" / "Dockerfile").read_text()
     assert "EXPOSE 8000" in dockerfile and '"--port", "8000"' in dockerfile
     assert "/v1/health/ready" in dockerfile  # the container is healthy when it can serve, not merely alive
+
+
+def test_the_ops_stack_is_complete_and_mounts_files_that_exist() -> None:
+    """Prometheus, Alertmanager and Grafana are in the stack; every service has a healthcheck (the API's is
+    its image's HEALTHCHECK); every file or folder the stack mounts from the repository exists. (No Docker
+    here: `docker compose config` runs where Docker exists; this is the same check on the YAML.)"""
+    c = _compose()
+    services = c["services"]
+    assert {"api", "postgres", "redis", "prometheus", "alertmanager", "grafana"} <= set(services)
+    for name, svc in services.items():
+        has_check = "healthcheck" in svc or (name == "api" and "HEALTHCHECK" in
+                                             (PROJECT_ROOT / "deploy" / "Dockerfile").read_text())
+        assert has_check, f"{name} has no healthcheck"
+        for mount in svc.get("volumes", []):
+            source = mount.split(":")[0]
+            if source.startswith("./"):
+                assert (PROJECT_ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+            else:
+                assert source in c["volumes"], f"{name} mounts an undeclared volume {source}"
+    prom = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = [t for a in prom["alerting"]["alertmanagers"] for s in a["static_configs"] for t in s["targets"]]
+    assert targets == ["alertmanager:9093"] and "9093:9093" in services["alertmanager"]["ports"][0]
+    assert services["grafana"]["depends_on"] == ["prometheus"]
+
+
+def test_alertmanager_config_is_valid() -> None:
+    import shutil
+    import subprocess
+
+    import pytest
+
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool is not installed (Debian's `prometheus-alertmanager`; .ci/run installs it)")
+    r = subprocess.run([amtool, "check-config", str(PROJECT_ROOT / "deploy" / "alertmanager" / "alertmanager.yml")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
