@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from sqlalchemy import Engine
 
-from core.domain import Explanation
+from core.domain import Alert, Explanation
 from core.errors import NotFound
 from store import alert_ops, alerts
 from store.bandit_repo import feedback_for
@@ -39,7 +39,7 @@ class ReviewContext:
     label_limit: int  # at most this many of an alert's decisions are labelled by its verdict
     # studio.feedback.FeedbackService.record: labels a decision and rewards the router arm it logged
     record_feedback: Callable[..., Awaitable[dict[str, Any]]]
-    on_resolved: Callable[[str, str], Awaitable[None]]  # (profile, verdict), after the alert is resolved
+    on_resolved: Callable[[Alert, str], Awaitable[None]]  # (the resolved alert, verdict)
 
 
 class ReviewState(TypedDict, total=False):
@@ -123,7 +123,7 @@ async def apply(state: ReviewState, runtime: Runtime[ReviewContext]) -> dict[str
     row = await asyncio.to_thread(alert_ops.resolve, ctx.engine, alert_id, resolution=verdict["verdict"],
                                   actor=verdict["reviewer"], note=verdict.get("note") or "",
                                   duplicate_of=verdict.get("duplicate_of"), review=review)
-    await ctx.on_resolved(row["profile"], verdict["verdict"])
+    await ctx.on_resolved(row, verdict["verdict"])
     return {"result": {"alert_id": alert_id, "state": row["state"], "resolution": row["resolution"],
                        "resolved_by": row["resolved_by"], "resolved_at": row["resolved_at"], **review}}
 

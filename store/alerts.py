@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, and_, bindparam, func, insert, select, update
 
 from core.domain import Alert, AlertDetail, Decision
 from policies.alerting import ALERTING, dedup_key, join_alert, new_alert
@@ -185,3 +185,11 @@ def reviewed_outputs(engine: Engine, limit: int = 100_000) -> list[dict[str, Any
             scores = {m["name"]: m["score"] for m in r["outputs"].get("models", []) if m.get("score") is not None}
             latest[r["decision_id"]] = {"profile": r["profile"], "outcome": float(r["outcome"]), "scores": scores}
     return list(latest.values())
+
+
+def open_counts(engine: Engine) -> dict[tuple[str, str], int]:
+    """Unresolved alerts per (profile, review status): the review queue."""
+    q = (select(ALERTS.c.profile, ALERTS.c.review_status, func.count()).where(ALERTS.c.state != "resolved")
+         .group_by(ALERTS.c.profile, ALERTS.c.review_status))
+    with engine.connect() as conn:
+        return {(str(p), str(s)): int(n) for p, s, n in conn.execute(q)}

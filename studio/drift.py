@@ -27,6 +27,7 @@ from studio.metrics import Metrics
 log = logging.getLogger(__name__)
 MIN_LIVE = 50  # fewer live decisions than this: no statistics yet
 EPS = 1e-4  # floor of a bin's share in the PSI (an empty bin would make it infinite)
+QUANTILES = ("0.1", "0.5", "0.9", "0.99")  # of each model's live calibrated scores (studio_model_score_quantile)
 UNIFORM_EDGES = [round(x, 1) for x in np.linspace(0.0, 1.0, 11)]
 
 
@@ -62,7 +63,10 @@ def score_drift(name: str, live: np.ndarray, ref: dict[str, Any], threshold: flo
         ks = stats.ks_2samp(live, reference)
         edges = [float(e) for e in np.quantile(reference, np.linspace(0.0, 1.0, 11))]
         expected = float((reference >= threshold).mean())
-    return {"model": name, "reference": ref["kind"], "psi": _r(psi(live, reference, edges)), "ks": _r(ks.statistic),
+    quantiles = {q: round(float(v), 6) for q, v in zip(QUANTILES, np.quantile(live, [float(q) for q in QUANTILES]),
+                                                       strict=True)}
+    return {"model": name, "reference": ref["kind"], "quantiles": quantiles,
+            "psi": _r(psi(live, reference, edges)), "ks": _r(ks.statistic),
             "ks_pvalue": _r(ks.pvalue), "anomaly_rate": _r(float((live >= threshold).mean())),
             "expected_anomaly_rate": _r(expected)}
 
@@ -119,6 +123,8 @@ class DriftMonitor:
             self.metrics.feature_psi.labels(p, f["feature"]).set(f["psi"] or 0.0)
             self.metrics.feature_ks.labels(p, f["feature"]).set(f["ks"] or 0.0)
         for m in report["models"]:
+            for q, v in m["quantiles"].items():
+                self.metrics.score_quantile.labels(p, m["model"], q).set(v)
             self.metrics.score_psi.labels(p, m["model"]).set(m["psi"] or 0.0)
             self.metrics.score_ks.labels(p, m["model"]).set(m["ks"] or 0.0)
             self.metrics.anomaly_rate.labels(p, m["model"]).set(m["anomaly_rate"] or 0.0)

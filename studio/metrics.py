@@ -88,6 +88,19 @@ class Metrics:
                                   "at or above the alert threshold", ["profile", "model"], registry=r)
         self.expected_anomaly_rate = Gauge("studio_model_expected_anomaly_rate", "The share the reference "
                                            "implies", ["profile", "model"], registry=r)
+        self.explanations = Counter(
+            "studio_explanations_total", "Explanation jobs by outcome: overseer (the LLM's, checked), template "
+            "(the LLM's answer failed the governor's checks), failed (LLM unavailable: the template, final), "
+            "retry (an attempt failed, tried again later), lost (another worker holds the job)", ["outcome"],
+            registry=r)
+        self.review_seconds = Histogram("studio_review_seconds", "From an alert's opening to its verdict",
+                                        ["profile"], buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600,
+                                                              86400, 3 * 86400, 7 * 86400), registry=r)
+        self.alerts_open = Gauge("studio_alerts_open", "Unresolved alerts (the review queue) by review status",
+                                 ["profile", "review_status"], registry=r)
+        self.score_quantile = Gauge("studio_model_score_quantile", "Quantiles of a model's calibrated scores "
+                                    "over the drift window (its score distribution)", ["profile", "model",
+                                                                                        "quantile"], registry=r)
         self.drift_window = Gauge("studio_drift_window_decisions", "Decisions in the drift window", ["profile"],
                                   registry=r)
         self.ops_refreshed_at = Gauge("studio_ops_gauges_refreshed_at_seconds", "Unix time the queue, stream and "

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from store.alerts import open_counts
 from store.explanations import JOBS
 from store.ids import iso, utcnow
 from store.jobs import counts_by_status
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 STATUSES = ("pending", "leased", "done", "failed")
 QUEUES = {"explanations": JOBS, "webhooks": DELIVERIES}
 SEEN_WITHIN = timedelta(days=1)
+REVIEW_STATUSES = ("pending", "triaging", "awaiting_review", "triaged", "applying")
 
 
 class OpsGauges:
@@ -41,6 +43,10 @@ class OpsGauges:
             counts = counts_by_status(self.engine, table)
             for status in {*STATUSES, *counts}:
                 self.metrics.queue_jobs.labels(queue, status).set(counts.get(status, 0))
+        open_alerts = open_counts(self.engine)
+        for profile in self.profiles:
+            for status in REVIEW_STATUSES:
+                self.metrics.alerts_open.labels(profile, status).set(open_alerts.get((profile, status), 0))
         now = utcnow()
         silent = silent_streams(self.engine, quiet_since=iso(now - timedelta(seconds=self.settings.stream_silent_s)),
                                 seen_since=iso(now - SEEN_WITHIN))

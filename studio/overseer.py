@@ -78,6 +78,9 @@ class Overseer:
                 raise RuntimeError("no attempts left")
             out = await self.graph.ainvoke({"decision": decision}, context=self.context(lease, decision["profile"]))
             status = "done" if out.get("completed") else "lost"
+            if self.metrics is not None:
+                self.metrics.explanations.labels(
+                    out["explanation"]["provider"] if status == "done" else "lost").inc()
         except LlmCircuitOpen as exc:  # the endpoint is failing: the template explanation now, no retries
             status = await self._failed(lease, decision, exc.reason, [exc.call.to_json()], final=True)
         except LlmUnavailable as exc:
@@ -107,7 +110,10 @@ class Overseer:
         status = await asyncio.to_thread(explanations.fail, self.queue, lease, decision_id=d_id, error=error,
                                          fallback=fallback, records=records,
                                          webhook_attempts=self.settings.webhook_max_attempts, final=final)
-        return status or "lost"
+        status = status or "lost"
+        if self.metrics is not None:
+            self.metrics.explanations.labels("failed" if last else "retry").inc()
+        return status
 
     # -- callers that wait --------------------------------------------------------------------------------------
     def notify(self, decision_id: str) -> None:

@@ -9,11 +9,13 @@ import contextlib
 import logging
 import weakref
 from contextlib import AsyncExitStack
+from datetime import datetime
 from typing import Any
 
 from langgraph.types import Command
 from sqlalchemy import Engine
 
+from core.domain import Alert
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.profiles import Profile
 from core.settings import Settings
@@ -94,8 +96,12 @@ class ReviewService:
         return ReviewContext(engine=self.engine, label_limit=self.settings.review_label_limit,
                              record_feedback=self.feedback.record, on_resolved=self._resolved)
 
-    async def _resolved(self, profile: str, verdict: str) -> None:
-        self.metrics.review_verdicts.labels(profile, verdict).inc()
+    async def _resolved(self, alert: Alert, verdict: str) -> None:
+        self.metrics.review_verdicts.labels(alert["profile"], verdict).inc()
+        if alert["resolved_at"]:
+            opened = datetime.fromisoformat(alert["opened_at"].replace("Z", "+00:00"))
+            resolved = datetime.fromisoformat(alert["resolved_at"].replace("Z", "+00:00"))
+            self.metrics.review_seconds.labels(alert["profile"]).observe(max(0.0, (resolved - opened).total_seconds()))
         await self.refresh_metrics()
 
     def _lock(self, alert_id: str) -> asyncio.Lock:

@@ -95,6 +95,7 @@ def test_a_critical_alert_waits_for_a_reviewer_across_a_restart(stack: Stack) ->
         metrics = c.get("/metrics").text
         trail = c.get(f"/v1/decisions/{d['id']}/trail").json()
     assert 'studio_review_verdicts_total{profile="peg",verdict="confirmed"} 1.0' in metrics
+    assert 'studio_review_seconds_count{profile="peg"} 1.0' in metrics  # its time to review was observed
     scored = [m["name"] for m in d["models"] if m["score"] is not None]  # a young stream: some models warm up
     assert all(f'studio_review_model_flagged{{model="{m}",profile="peg"}}' in metrics for m in scored)
     precision = [ln for ln in metrics.splitlines() if ln.startswith("studio_review_model_precision{")]

@@ -67,6 +67,8 @@ async def test_credit_decisions_drift_when_a_feature_shifts(settings: Any, share
         assert {"logreg", "random_forest", "xgboost", "isolation_forest", "lof", "ocsvm"} <= set(models)
         assert 0.0 <= models["xgboost"]["anomaly_rate"] <= 1.0
         assert models["xgboost"]["expected_anomaly_rate"] is not None
+        q = models["xgboost"]["quantiles"]
+        assert 0.0 <= q["0.1"] <= q["0.5"] <= q["0.9"] <= q["0.99"] <= 1.0
 
         await st.runner.decide(_events(rows, names, scale={"LIMIT_BAL": 4.0}))
         shifted = st.drift.compute("credit")
@@ -77,6 +79,7 @@ async def test_credit_decisions_drift_when_a_feature_shifts(settings: Any, share
         text = st.metrics.render().decode()
         assert 'studio_feature_drift_psi{feature="LIMIT_BAL",profile="credit"}' in text
         assert "studio_score_drift_psi{" in text and "studio_model_window_anomaly_rate{" in text
+        assert 'studio_model_score_quantile{model="xgboost",profile="credit",quantile="0.5"}' in text
         report = await st.drift.report("credit")
         assert report is shifted
     finally:
