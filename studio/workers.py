@@ -115,10 +115,13 @@ def run_standalone(settings: Any, *, workers: int, metrics_port: int | None = No
     """`studio worker`: explanation and webhook workers without the API (until SIGTERM or SIGINT)."""
     from core.profiles import load_profiles
     from store.engine import init_db, make_engine
+    from studio import telemetry
     from studio.metrics import Metrics
 
     engine = make_engine(settings.database_url)
     init_db(engine)
+    if telemetry.configure(settings):  # its explanation jobs and LLM calls traced like the server's
+        telemetry.instrument_engine(engine)
     metrics = Metrics()
     overseer = Overseer(settings, engine, load_profiles(settings.profiles_dir), metrics)
     if metrics_port:
