@@ -134,6 +134,15 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM a helper process started with start_new_session=True; its whole group is killed if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc.pid)
+
+
 @atexit.register
 def _kill_live_servers() -> None:  # a test run that ends without its fixtures' teardown
     for pid in list(_LIVE):

@@ -21,7 +21,7 @@ import yaml
 from store.engine import make_engine
 from studio import PROJECT_ROOT
 from tests.audit_helpers import execute, unguard
-from tests.helpers import Server, free_port, kill_group, server_env
+from tests.helpers import Server, free_port, server_env, stop_process
 
 RULES = PROJECT_ROOT / "deploy" / "prometheus" / "rules" / "studio.yml"
 
@@ -99,8 +99,4 @@ def test_prometheus_scrapes_the_service_and_an_audit_break_fires_its_alert(setti
             assert alert["labels"]["severity"] == "page"
             assert re.search(r"docs/operations\.md#studioauditverifyfailing", alert["annotations"]["runbook"])
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                kill_group(proc.pid)
+            stop_process(proc)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from studio import PROJECT_ROOT
-from tests.helpers import free_port, kill_group
+from tests.helpers import free_port, stop_process
 
 
 def test_the_worker_exposes_its_own_metrics(tmp_path: Path) -> None:
@@ -30,11 +30,7 @@ def test_the_worker_exposes_its_own_metrics(tmp_path: Path) -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            kill_group(proc.pid)
+        stop_process(proc)
     assert "# TYPE studio_explanations_total counter" in text and "# TYPE studio_llm_seconds histogram" in text
     assert "process_cpu_seconds_total" in text and "python_info" in text
     assert "_created" not in text
